@@ -1,0 +1,23 @@
+/**
+ * Long-poll body elements and bodies. Pure.
+ * An element is `{"channel":"…","id":"…","data":<json>}` plus `"event":"…"` when the payload
+ * named one; it is built once per message and reused by every poll answer (and by the WS
+ * envelope, which is the same object with a `type`).
+ */
+
+export function encodePollElement(channel: string, id: string, event: string, dataJson: string): string {
+  let out = '{"channel":' + JSON.stringify(channel) + ',"id":"' + id + '"';
+  if (event !== '') out += ',"event":' + JSON.stringify(event);
+  return out + ',"data":' + dataJson + '}';
+}
+
+export interface PollReset {
+  readonly channel: string;
+  readonly reason: string;
+}
+
+export function encodePollBody(elements: readonly string[], cursor: string, resets: readonly PollReset[]): string {
+  let out = '{"messages":[' + elements.join(',') + '],"cursor":"' + cursor + '"';
+  if (resets.length > 0) out += ',"reset":' + JSON.stringify(resets);
+  return out + '}';
+}

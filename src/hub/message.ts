@@ -1,0 +1,45 @@
+import { encodePollElement } from '../encode/poll.js';
+import { encodeSseEvent } from '../encode/sse.js';
+import { encodeWsMessage } from '../encode/ws.js';
+
+/**
+ * One message on one client channel, with its bytes per transport built lazily, once: the
+ * first subscriber of each transport pays, every other subscriber reuses the same buffer.
+ */
+export class PreparedMessage {
+  private sseBytes: Buffer | null = null;
+  private pollText: string | null = null;
+  private wsText: string | null = null;
+
+  /**
+   * @param dataJson the payload as JSON text: raw JSON for `json` channels (validated at
+   *   ingress), the payload JSON-encoded once for `text` channels.
+   * @param receivedAtNs process.hrtime.bigint() at broker ingress, for latency sampling.
+   */
+  constructor(
+    readonly channel: string,
+    readonly seq: number,
+    readonly id: string,
+    readonly payload: string,
+    readonly dataJson: string,
+    readonly event: string,
+    readonly receivedAtMs: number,
+  ) {}
+
+  get sse(): Buffer {
+    return (this.sseBytes ??= Buffer.from(encodeSseEvent(this.id, this.event, this.payload)));
+  }
+
+  /** The poll body element (also the WebSocket envelope minus its `type`). */
+  get poll(): string {
+    return (this.pollText ??= encodePollElement(this.channel, this.id, this.event, this.dataJson));
+  }
+
+  get ws(): string {
+    return (this.wsText ??= encodeWsMessage(this.poll));
+  }
+
+  get byteLength(): number {
+    return Buffer.byteLength(this.payload);
+  }
+}

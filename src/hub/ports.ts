@@ -1,0 +1,75 @@
+/**
+ * The ports the hub needs. The hub declares them; broker/ and history/ implement them and
+ * daemon.ts wires the concrete classes. Nothing here imports I/O.
+ */
+import type { HistoryConfig } from '../config/types.js';
+import type { PreparedMessage } from './message.js';
+
+export type BrokerStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+/**
+ * Implemented by the hub; called by a Broker on its own event-loop callbacks.
+ * Callbacks must not throw (the broker guards them anyway and logs).
+ */
+export interface BrokerHandler {
+  /** One message from the broker, in the order the broker received it. */
+  onMessage(redisChannel: string, payload: Buffer): void;
+  /**
+   * These channels' subscriptions are confirmed live (SUBSCRIBE acknowledged): every message
+   * published from now on will reach onMessage. Called after each batch and after each
+   * resubscribe following a reconnect.
+   */
+  onLive(redisChannels: readonly string[]): void;
+  /**
+   * Link status changed. Leaving 'ready' means every subscription is gone until onLive is
+   * called again for it: messages published meanwhile were lost by Redis pub/sub, so the hub
+   * must tell live subscribers to reset.
+   */
+  onStatus(status: BrokerStatus): void;
+  /** The channels that should be subscribed now (the interest tracker owns this set). */
+  desiredChannels(): Iterable<string>;
+}
+
+/**
+ * Publish/subscribe transport to the outside world (Redis or in-process).
+ * Contract:
+ * - subscribe/unsubscribe receive interest EDGES already batched by the caller (first local
+ *   subscriber / last one plus linger). The broker may batch further but must preserve order
+ *   per channel, and must not replay its own copy of the set on reconnect: it asks
+ *   handler.desiredChannels() instead (one owner of the subscription set).
+ * - publish fails fast with a HeraldError('broker_unavailable') when the link is down; it
+ *   never queues without bound.
+ */
+export interface Broker {
+  readonly status: BrokerStatus;
+  start(handler: BrokerHandler): Promise<void>;
+  subscribe(redisChannels: readonly string[]): void;
+  unsubscribe(redisChannels: readonly string[]): void;
+  /** Resolves with the number of receivers Redis reports (or local subscriber count). */
+  publish(redisChannel: string, payload: string | Buffer): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Result of asking history for what a subscriber missed. */
+export type Replay =
+  | { readonly ok: true; readonly messages: readonly PreparedMessage[] }
+  | { readonly ok: false; readonly reason: 'evicted' | 'not_covered' };
+
+/**
+ * Recent messages per client channel. Called only by the hub, synchronously, on its own
+ * turn; implementations must be bounded by count and age per channel.
+ *
+ * Coverage: `cover(channel, seq)` records that from this seq on the channel is subscribed
+ * at the broker without interruption; replay from a position before that is impossible.
+ */
+export interface History {
+  append(message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
+  cover(channel: string, fromSeq: number): void;
+  /** Marks the channel as no longer covered (broker subscription ended or link lost). */
+  uncover(channel: string): void;
+  /** Messages with seq > afterSeq, oldest first, at most `max`; or why that is impossible. */
+  replay(channel: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
+  /** Drops channels whose every entry has aged out; returns how many were dropped. */
+  sweep(nowMs: number): number;
+  readonly channelCount: number;
+}
