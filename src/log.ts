@@ -16,6 +16,8 @@ export interface Logger {
   readonly info: LogFn;
   readonly warn: LogFn;
   readonly error: LogFn;
+  /** Lifecycle lines (listening, stopped) that operators and supervisors rely on: written at any level but silent. */
+  readonly notice: LogFn;
   enabled(level: Exclude<LogLevel, 'silent'>): boolean;
   child(bindings: LogFields): Logger;
 }
@@ -47,8 +49,8 @@ export function createLogger(
 ): Logger {
   const threshold = LEVELS[level];
   const bound = JSON.stringify(redact(bindings)).slice(1, -1);
-  const make = (name: Exclude<LogLevel, 'silent'>): LogFn => {
-    if (LEVELS[name] < threshold) return noop;
+  const make = (name: Exclude<LogLevel, 'silent'>, force = false): LogFn => {
+    if (LEVELS[name] < threshold && !(force && level !== 'silent')) return noop;
     return (msg, fields) => {
       let line = '{"time":' + Date.now() + ',"level":"' + name + '"';
       if (bound !== '') line += ',' + bound;
@@ -66,6 +68,7 @@ export function createLogger(
     info: make('info'),
     warn: make('warn'),
     error: make('error'),
+    notice: make('info', true),
     enabled: (name) => LEVELS[name] >= threshold,
     child: (more) => createLogger(level, write, { ...bindings, ...more }),
   };

@@ -69,7 +69,7 @@ export interface History {
   uncover(channel: string): void;
   /** Messages with seq > afterSeq, oldest first, at most `max`; or why that is impossible. */
   replay(channel: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
-  /** Drops channels whose every entry has aged out; returns how many were dropped. */
+  /** Evicts entries older than their age bound (for idle channels); returns how many. */
   sweep(nowMs: number): number;
   readonly channelCount: number;
 }

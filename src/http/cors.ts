@@ -1,0 +1,47 @@
+import type { CorsConfig } from '../config/types.js';
+
+/**
+ * CORS decisions. An empty origin list means no CORS headers at all (same-origin only); `*`
+ * allows any origin (echoed back, so credentials can work when enabled).
+ */
+export class CorsPolicy {
+  private readonly any: boolean;
+  private readonly allowed: ReadonlySet<string>;
+
+  constructor(private readonly config: CorsConfig) {
+    this.any = config.origins.includes('*');
+    this.allowed = new Set(config.origins.filter((o) => o !== '*'));
+  }
+
+  isAllowed(origin: string): boolean {
+    return origin !== '' && (this.any || this.allowed.has(origin));
+  }
+
+  /** Whether a browser WebSocket from `origin` may connect (no list: any; non-browsers send none). */
+  allowsUpgrade(origin: string): boolean {
+    if (origin === '' || this.config.origins.length === 0) return true;
+    return this.isAllowed(origin);
+  }
+
+  /** Headers for a response to `origin` (empty when not allowed or no Origin). */
+  headers(origin: string): readonly (readonly [string, string])[] {
+    if (!this.isAllowed(origin)) return [];
+    const h: [string, string][] = [
+      ['Access-Control-Allow-Origin', origin],
+      ['Vary', 'Origin'],
+    ];
+    if (this.config.credentials) h.push(['Access-Control-Allow-Credentials', 'true']);
+    return h;
+  }
+
+  preflightHeaders(origin: string): readonly (readonly [string, string])[] {
+    const base = this.headers(origin);
+    if (base.length === 0) return base;
+    return [
+      ...base,
+      ['Access-Control-Allow-Methods', 'GET, POST, OPTIONS'],
+      ['Access-Control-Allow-Headers', 'Authorization, Content-Type, Last-Event-ID, X-Api-Key'],
+      ['Access-Control-Max-Age', '600'],
+    ];
+  }
+}

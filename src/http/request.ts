@@ -1,0 +1,73 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+
+/**
+ * Everything Herald reads from a uWS HttpRequest, copied synchronously at the top of a
+ * handler: the HttpRequest is invalid after the handler returns or awaits.
+ */
+export interface RequestFacts {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly ip: string;
+  readonly origin: string;
+  readonly userAgent: string;
+  readonly authorization: string;
+  readonly lastEventId: string;
+  readonly contentType: string;
+  /** For WebSocket upgrades. */
+  readonly wsKey: string;
+  readonly wsProtocol: string;
+  readonly wsExtensions: string;
+}
+
+const decoder = new TextDecoder();
+
+export function readRequest(res: HttpResponse, req: HttpRequest, trustedIpHeader: string): RequestFacts {
+  let ip = '';
+  if (trustedIpHeader !== '') {
+    // X-Forwarded-For style: the left-most entry is the original client.
+    const forwarded = req.getHeader(trustedIpHeader);
+    if (forwarded !== '') ip = forwarded.split(',')[0]!.trim();
+  }
+  if (ip === '') ip = decoder.decode(res.getRemoteAddressAsText());
+  return {
+    method: req.getCaseSensitiveMethod(),
+    path: req.getUrl(),
+    query: new URLSearchParams(req.getQuery() ?? ''),
+    ip,
+    origin: req.getHeader('origin'),
+    userAgent: req.getHeader('user-agent'),
+    authorization: req.getHeader('authorization'),
+    lastEventId: req.getHeader('last-event-id'),
+    contentType: req.getHeader('content-type'),
+    wsKey: req.getHeader('sec-websocket-key'),
+    wsProtocol: req.getHeader('sec-websocket-protocol'),
+    wsExtensions: req.getHeader('sec-websocket-extensions'),
+  };
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip.startsWith('127.') || ip === '0000:0000:0000:0000:0000:0000:0000:0001' || ip.startsWith('::ffff:127.');
+}
+
+/**
+ * Reads a request body up to `limit` bytes. Resolves null when the limit is passed (the
+ * caller answers 413); rejects never. The caller must have attached onAborted already and
+ * passes its abort flag reader.
+ */
+export function readBody(res: HttpResponse, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    res.onData((chunk, isLast) => {
+      if (!over) {
+        size += chunk.byteLength;
+        if (size > limit) over = true;
+        // uWS neuters the ArrayBuffer after this callback: copy it.
+        else chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+      }
+      if (isLast) resolve(over ? null : Buffer.concat(chunks, size));
+    });
+  });
+}

@@ -1,0 +1,132 @@
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { HeraldError, isHeraldError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
+
+/**
+ * The uWebSockets.js package silently falls back to a slow pure-JS shim when its native
+ * binary does not load (wrong Node ABI or glibc). Herald refuses to run on it.
+ */
+export function assertNativeUws(): void {
+  const app = (uWS as { App?: unknown }).App;
+  if (typeof app !== 'function' || !Function.prototype.toString.call(app).includes('[native code]')) {
+    throw new Error(
+      'uWebSockets.js native binary did not load (pure-JS fallback active); Herald needs the native build for ' +
+        `${process.platform}-${process.arch} Node ABI ${process.versions.modules}. Reinstall with npm ci on Node 20, glibc ≥ 2.27.`,
+    );
+  }
+}
+
+/** Writes a JSON error answer; only valid while the response is open and corked. */
+export function writeError(res: HttpResponse, err: HeraldError, headers: readonly (readonly [string, string])[] = []): void {
+  res.writeStatus(statusLine(err.status));
+  for (const [k, v] of headers) res.writeHeader(k, v);
+  res.writeHeader('Content-Type', 'application/json');
+  res.writeHeader('Cache-Control', 'no-store');
+  res.end(JSON.stringify(err.toJSON()));
+}
+
+export function writeJson(res: HttpResponse, status: number, body: string, headers: readonly (readonly [string, string])[] = []): void {
+  res.writeStatus(statusLine(status));
+  for (const [k, v] of headers) res.writeHeader(k, v);
+  res.writeHeader('Content-Type', 'application/json');
+  res.writeHeader('Cache-Control', 'no-store');
+  res.end(body);
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+export function statusLine(status: number): string {
+  return `${status} ${REASONS[status] ?? 'Status'}`;
+}
+
+/**
+ * The uWS app, its route table and listener. Every handler runs inside guard(): a thrown
+ * error is logged once and answered with 500 if the response is still open.
+ */
+export class HttpServer {
+  readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+
+  constructor(private readonly log: Logger) {
+    assertNativeUws();
+    this.app = uWS.App();
+  }
+
+  get(pattern: string, handler: Handler): this {
+    this.app.get(pattern, this.guard(handler));
+    return this;
+  }
+
+  post(pattern: string, handler: Handler): this {
+    this.app.post(pattern, this.guard(handler));
+    return this;
+  }
+
+  options(pattern: string, handler: Handler): this {
+    this.app.options(pattern, this.guard(handler));
+    return this;
+  }
+
+  /** Routes not matched by anything else. */
+  fallback(): this {
+    this.app.any('/*', (res) => writeError(res, new HeraldError('not_found')));
+    return this;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${host}:${port} (server.host / server.port): address in use or not available`));
+          return;
+        }
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket as unknown as Parameters<typeof uWS.us_socket_local_port>[0]));
+      });
+    });
+  }
+
+  /** Stops accepting new connections; open ones stay. */
+  stopListening(): void {
+    if (this.listenSocket !== null) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+  }
+
+  get isListening(): boolean {
+    return this.listenSocket !== null;
+  }
+
+  private guard(handler: Handler): Handler {
+    return (res, req) => {
+      try {
+        const out = handler(res, req);
+        if (out instanceof Promise) out.catch((err: unknown) => this.fail(res, err));
+      } catch (err) {
+        this.fail(res, err);
+      }
+    };
+  }
+
+  private fail(res: HttpResponse, err: unknown): void {
+    if (isHeraldError(err)) this.log.debug('request failed', { code: err.code });
+    else this.log.error('handler crashed', { err: err instanceof Error ? err : new Error(String(err)) });
+    const herr = isHeraldError(err) ? err : new HeraldError('internal');
+    const open = (res as { heraldOpen?: boolean }).heraldOpen;
+    if (open === false) return;
+    try {
+      res.cork(() => writeError(res, herr));
+    } catch (writeErr) {
+      // The response was already ended or aborted: nothing more to tell this client.
+      this.log.debug('could not answer after failure', { err: writeErr as Error });
+    }
+  }
+}

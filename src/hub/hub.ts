@@ -1,0 +1,267 @@
+import type { Logger } from '../log.js';
+import type { Route } from '../rules/router.js';
+import type { InterestTracker } from './interest.js';
+import { PreparedMessage } from './message.js';
+import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
+import { formatPosition, type Position } from './position.js';
+import type { ResetReason, Subscriber } from './subscriber.js';
+import { isSafeEventName } from '../encode/sse.js';
+
+/** What the hub counts; implemented by metrics/ (type-only dependency). */
+export interface HubStats {
+  messageReceived(): void;
+  dropped(reason: 'invalid_json' | 'oversize', count?: number): void;
+  observeLatency(seconds: number): void;
+}
+
+/** Result handed to a subscriber once its channel is live. */
+export interface Ready {
+  /** Messages after `since`, oldest first (empty when no `since` or on reset). */
+  readonly replay: readonly PreparedMessage[];
+  readonly reset: ResetReason | null;
+  /** The head position at that instant: everything up to it was replayed or reset. */
+  readonly position: string;
+}
+
+export type ReadyCallback = (ready: Ready) => void;
+
+interface Pending {
+  readonly sub: Subscriber;
+  readonly since: Position | null;
+  readonly ready: ReadyCallback;
+}
+
+interface ChannelState {
+  readonly route: Route;
+  readonly subscribers: Set<Subscriber>;
+  pending: Pending[];
+  live: boolean;
+  /** The broker link dropped while live: subscribers get a reset when coverage returns. */
+  gap: boolean;
+}
+
+export interface HubOptions {
+  readonly broker: Broker;
+  readonly history: History;
+  readonly interest: InterestTracker;
+  readonly epoch: string;
+  /** Monotonic milliseconds (performance.now in production). */
+  readonly clock: () => number;
+  readonly log: Logger;
+  readonly stats: HubStats;
+  readonly maxMessageBytes: number;
+  readonly replayMax: number;
+  /** Every Nth message is timed from broker ingress to the end of its fan-out turn. */
+  readonly latencySampleEvery: number;
+}
+
+/**
+ * Channel → local subscribers. Owns message ids and history coverage; the single place a
+ * broker message becomes a PreparedMessage. Implements BrokerHandler (broker → hub) and
+ * receives interest edges (hub → broker) so it can forget a channel when its linger ends.
+ */
+export class Hub implements BrokerHandler {
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly byRedis = new Map<string, ChannelState[]>();
+  private seq = 0;
+  private subscriptionCount = 0;
+  private sampleCountdown: number;
+  private readonly o: HubOptions;
+
+  constructor(options: HubOptions) {
+    this.o = options;
+    this.sampleCountdown = options.latencySampleEvery;
+  }
+
+  get epoch(): string {
+    return this.o.epoch;
+  }
+
+  /** The newest position this process has issued. */
+  head(): string {
+    return formatPosition(this.o.epoch, this.seq);
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  get subscriptions(): number {
+    return this.subscriptionCount;
+  }
+
+  isLive(channel: string): boolean {
+    return this.channels.get(channel)?.live === true;
+  }
+
+  /**
+   * Adds `sub` to `route.channel`. `ready` is called once the broker subscription is live
+   * (synchronously when it already is), with the replay after `since` or a reset; the
+   * subscriber is in the live set from that call on. Returns nothing: undo with unsubscribe().
+   */
+  subscribe(sub: Subscriber, route: Route, since: Position | null, ready: ReadyCallback): void {
+    let state = this.channels.get(route.channel);
+    if (state === undefined) {
+      state = { route, subscribers: new Set(), pending: [], live: false, gap: false };
+      this.channels.set(route.channel, state);
+      const group = this.byRedis.get(route.redisChannel);
+      if (group === undefined) this.byRedis.set(route.redisChannel, [state]);
+      else group.push(state);
+    }
+    this.subscriptionCount++;
+    this.o.interest.acquire(route.redisChannel);
+    if (state.live) this.complete(state, { sub, since, ready });
+    else state.pending.push({ sub, since, ready });
+  }
+
+  unsubscribe(sub: Subscriber, channel: string): void {
+    const state = this.channels.get(channel);
+    if (state === undefined) return;
+    let removed = state.subscribers.delete(sub);
+    if (!removed) {
+      const before = state.pending.length;
+      state.pending = state.pending.filter((p) => p.sub !== sub);
+      removed = state.pending.length !== before;
+    }
+    if (!removed) return;
+    this.subscriptionCount--;
+    this.o.interest.release(state.route.redisChannel, state.route.rule.lingerMs);
+  }
+
+  /** What a subscriber joining `channel` now has missed since `since`. Channel must be live. */
+  replay(channel: string, since: Position | null): Ready {
+    const position = this.head();
+    const state = this.channels.get(channel);
+    if (since === null) return { replay: [], reset: null, position };
+    if (since.seq < 0) return { replay: [], reset: 'invalid', position };
+    if (since.epoch !== this.o.epoch) return { replay: [], reset: 'epoch', position };
+    if (since.seq > this.seq) return { replay: [], reset: 'invalid', position };
+    if (state === undefined) return { replay: [], reset: 'not_covered', position };
+    const rule = state.route.rule;
+    const r = this.o.history.replay(channel, since.seq, rule.history, this.o.clock(), this.o.replayMax);
+    return r.ok ? { replay: r.messages, reset: null, position } : { replay: [], reset: r.reason, position };
+  }
+
+  // ── BrokerHandler ────────────────────────────────────────────────────────────────
+
+  onMessage(redisChannel: string, payload: Buffer): void {
+    const group = this.byRedis.get(redisChannel);
+    if (group === undefined) return;
+    this.o.stats.messageReceived();
+    if (payload.length > this.o.maxMessageBytes) {
+      this.o.stats.dropped('oversize');
+      return;
+    }
+    const text = payload.toString('utf8');
+    const now = this.o.clock();
+    const seq = ++this.seq;
+    const id = formatPosition(this.o.epoch, seq);
+    let textJson: string | null = null;
+    for (let g = 0; g < group.length; g++) {
+      const state = group[g]!;
+      if (!state.live) continue;
+      const rule = state.route.rule;
+      let dataJson: string;
+      let event = '';
+      if (rule.payload === 'json') {
+        const parsed = parseJson(text);
+        if (parsed === INVALID) {
+          this.o.stats.dropped('invalid_json');
+          continue;
+        }
+        dataJson = text;
+        event = eventOf(parsed);
+      } else {
+        dataJson = textJson ??= JSON.stringify(text);
+      }
+      const message = new PreparedMessage(state.route.channel, seq, id, text, dataJson, event, now);
+      this.o.history.append(message, rule.history, now);
+      for (const sub of state.subscribers) sub.deliver(message);
+    }
+    if (--this.sampleCountdown <= 0) {
+      this.sampleCountdown = this.o.latencySampleEvery;
+      // Transports flush in this turn's check phase; this runs after them.
+      setImmediate(() => this.o.stats.observeLatency((this.o.clock() - now) / 1000));
+    }
+  }
+
+  onLive(redisChannels: readonly string[]): void {
+    for (const redisChannel of redisChannels) {
+      const group = this.byRedis.get(redisChannel);
+      if (group === undefined) continue;
+      for (const state of group) {
+        if (state.live) continue;
+        state.live = true;
+        // A fresh seq: no position issued before this instant can claim coverage.
+        this.o.history.cover(state.route.channel, ++this.seq);
+        if (state.gap) {
+          state.gap = false;
+          const position = this.head();
+          for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+        }
+        const pending = state.pending;
+        state.pending = [];
+        for (const p of pending) this.complete(state, p);
+      }
+    }
+  }
+
+  onStatus(status: BrokerStatus): void {
+    if (status === 'ready') return;
+    for (const state of this.channels.values()) {
+      if (!state.live) continue;
+      state.live = false;
+      state.gap = state.subscribers.size > 0;
+      this.o.history.uncover(state.route.channel);
+    }
+  }
+
+  desiredChannels(): Iterable<string> {
+    return this.o.interest.desired();
+  }
+
+  // ── interest edges (InterestTracker → here → broker) ───────────────────────────────
+
+  readonly edges = {
+    subscribe: (redisChannels: readonly string[]): void => {
+      this.o.broker.subscribe(redisChannels);
+    },
+    unsubscribe: (redisChannels: readonly string[]): void => {
+      for (const redisChannel of redisChannels) this.forget(redisChannel);
+      this.o.broker.unsubscribe(redisChannels);
+    },
+  };
+
+  private forget(redisChannel: string): void {
+    const group = this.byRedis.get(redisChannel);
+    if (group === undefined) return;
+    this.byRedis.delete(redisChannel);
+    for (const state of group) {
+      this.channels.delete(state.route.channel);
+      this.o.history.uncover(state.route.channel);
+    }
+  }
+
+  private complete(state: ChannelState, p: Pending): void {
+    const ready = this.replay(state.route.channel, p.since);
+    state.subscribers.add(p.sub);
+    p.ready(ready);
+  }
+}
+
+const INVALID = Symbol('invalid');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    if (err instanceof SyntaxError) return INVALID;
+    throw err;
+  }
+}
+
+function eventOf(parsed: unknown): string {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '';
+  const event = (parsed as { event?: unknown }).event;
+  return typeof event === 'string' && isSafeEventName(event) ? event : '';
+}

@@ -1,0 +1,54 @@
+import type { RuleConfig } from '../config/types.js';
+import { HeraldError } from '../errors.js';
+import { CHANNEL_CHARSET_DOC, compilePattern, isValidChannelName, type CompiledPattern } from './pattern.js';
+
+/** The result of matching a client channel against the configured rules. */
+export interface Route {
+  /** Client-facing name, as requested. */
+  readonly channel: string;
+  /** Name on the broker, rendered from the rule's `redis` template. */
+  readonly redisChannel: string;
+  readonly rule: RuleConfig;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+interface CompiledRule {
+  readonly rule: RuleConfig;
+  readonly pattern: CompiledPattern;
+}
+
+/**
+ * Client channel → Route, or a HeraldError. Rules are tried in order and the first match
+ * wins; a channel no rule matches is denied (default deny). Access checks (tokens) are the
+ * caller's job: the route carries the rule and its parameters for them.
+ *
+ * The rules come from validated config, so a pattern that does not compile here is a
+ * programming error and throws from the constructor.
+ */
+export class Router {
+  readonly rules: readonly RuleConfig[];
+  readonly #compiled: readonly CompiledRule[];
+  readonly #maxChannelLength: number;
+
+  constructor(rules: readonly RuleConfig[], maxChannelLength: number) {
+    this.rules = rules;
+    this.#maxChannelLength = maxChannelLength;
+    this.#compiled = rules.map((rule) => ({ rule, pattern: compilePattern(rule.pattern) }));
+  }
+
+  route(channel: string): Route | HeraldError {
+    if (!isValidChannelName(channel, this.#maxChannelLength)) {
+      const why =
+        channel.length === 0 || channel.length > this.#maxChannelLength
+          ? `length must be 1 to ${this.#maxChannelLength} characters`
+          : `allowed characters are ${CHANNEL_CHARSET_DOC}`;
+      return new HeraldError('channel_invalid', why);
+    }
+    for (const { rule, pattern } of this.#compiled) {
+      const params = pattern.match(channel);
+      if (params === null) continue;
+      return { channel, redisChannel: pattern.render(rule.redis, params), rule, params };
+    }
+    return new HeraldError('channel_denied');
+  }
+}

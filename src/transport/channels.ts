@@ -1,0 +1,30 @@
+import { HeraldError } from '../errors.js';
+import type { Route } from '../rules/router.js';
+
+export interface ChannelRouter {
+  route(channel: string): Route | HeraldError;
+}
+
+/**
+ * Resolves the channels a request names (duplicates collapsed, order kept) into routes, or
+ * the first problem: none named, too many, an invalid name, or a channel no rule allows.
+ */
+export function resolveChannels(names: readonly string[], router: ChannelRouter, max: number): Route[] | HeraldError {
+  const unique = [...new Set(names)];
+  if (unique.length === 0) return new HeraldError('channel_required');
+  if (unique.length > max) return new HeraldError('too_many_subscriptions', `at most ${max} (limits.maxSubscriptionsPerConnection)`);
+  const routes: Route[] = [];
+  for (const name of unique) {
+    const route = router.route(name);
+    if (route instanceof HeraldError) return route;
+    routes.push(route);
+  }
+  return routes;
+}
+
+/** Bearer token from the Authorization header, else the `token` query parameter. */
+export function requestToken(authorization: string, queryToken: string | null): string {
+  const m = /^bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (m !== null) return m[1]!;
+  return queryToken ?? '';
+}

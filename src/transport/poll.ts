@@ -1,0 +1,219 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ClientClassConfig } from '../config/types.js';
+import { encodePollBody, type PollReset } from '../encode/poll.js';
+import { HeraldError } from '../errors.js';
+import { readRequest, type RequestFacts } from '../http/request.js';
+import { writeError, writeJson } from '../http/server.js';
+import type { Ready } from '../hub/hub.js';
+import type { PreparedMessage } from '../hub/message.js';
+import { parsePosition, type Position } from '../hub/position.js';
+import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import type { Route } from '../rules/router.js';
+import type { AuthResult } from './authorize.js';
+import { requestToken, resolveChannels, type ChannelRouter } from './channels.js';
+import type { TransportContext } from './context.js';
+import type { PollOutcome } from './stats.js';
+
+/** A malformed cursor still gets an answer: every channel resets with reason `invalid`. */
+const MALFORMED: Position = { epoch: '', seq: -1 };
+
+/**
+ * One GET /poll: subscribed to its channels only while held.
+ *
+ *   cursor "<epoch>:<seq>" ──► hub.subscribe(since = cursor) per channel
+ *        ready: replay after cursor, or a reset ──► answer at once
+ *        nothing yet ──► hold: first delivery answers in the next setImmediate
+ *                        (same-turn messages go together), or pollHoldMs ──► empty answer
+ *   answer cursor = head while every channel is live (all up to it was replayed or delivered),
+ *                 = last id sent when the batch was cut at pollBatchSize.
+ */
+class PollWaiter implements Subscriber {
+  readonly transport = 'poll' as const;
+  open = true;
+  private waiting: number;
+  readonly messages: PreparedMessage[] = [];
+  readonly resets: PollReset[] = [];
+  timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+
+  constructor(
+    readonly owner: PollTransport,
+    readonly res: HttpResponse,
+    readonly facts: RequestFacts,
+    readonly routes: readonly Route[],
+    readonly cls: ClientClassConfig,
+    readonly cursor: string,
+  ) {
+    this.waiting = routes.length;
+  }
+
+  get allLive(): boolean {
+    return this.waiting === 0;
+  }
+
+  deliver(message: PreparedMessage): void {
+    if (!this.open) return;
+    this.messages.push(message);
+    this.schedule();
+  }
+
+  reset(channel: string, reason: ResetReason): void {
+    if (!this.open) return;
+    this.resets.push({ channel, reason });
+    this.schedule();
+  }
+
+  onReady(route: Route, ready: Ready): void {
+    if (!this.open) return;
+    for (const m of ready.replay) this.messages.push(m);
+    if (ready.reset !== null) this.resets.push({ channel: route.channel, reason: ready.reset });
+    if (--this.waiting === 0 && (this.messages.length > 0 || this.resets.length > 0)) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || !this.allLive) return;
+    this.scheduled = true;
+    setImmediate(() => this.owner.answer(this, this.resets.length > 0 ? 'reset' : 'message'));
+  }
+}
+
+/**
+ * GET /poll?channel=…[&channel=…][&cursor=…]: answers with the messages after the cursor,
+ * or holds until one arrives or the client class's pollHoldMs passes. Between polls the
+ * hub's interest linger keeps the broker subscription and history coverage, so the next
+ * poll's cursor replays whatever arrived in the gap.
+ */
+export class PollTransport {
+  private readonly waiters = new Set<PollWaiter>();
+  private readonly perClass = new Map<string, number>();
+  private draining = false;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    readonly now: () => number,
+  ) {}
+
+  get held(): number {
+    return this.waiters.size;
+  }
+
+  countsByClass(): ReadonlyMap<string, number> {
+    return this.perClass;
+  }
+
+  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
+    const ctx = this.ctx;
+    const facts = readRequest(res, req, ctx.trustedIpHeader);
+    const cors = ctx.cors.headers(facts.origin);
+    if (this.draining) return this.refuse(res, new HeraldError('draining'), cors);
+    const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
+    if (routes instanceof HeraldError) return this.refuse(res, routes, cors);
+    if (!ctx.limiter.admit(facts.ip)) return this.refuse(res, new HeraldError('too_many_connections'), cors);
+    const auth = ctx.authorize(routes, requestToken(facts.authorization, facts.query.get('token')));
+    if (!(auth instanceof Promise)) return this.accept(res, facts, routes, auth);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+      ctx.limiter.release(facts.ip);
+    });
+    return auth.then((result) => {
+      if (!aborted) res.cork(() => this.accept(res, facts, routes, result));
+    });
+  };
+
+  private refuse(res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
+    this.ctx.stats.clientError(err.code);
+    writeError(res, err, cors);
+  }
+
+  private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
+    const ctx = this.ctx;
+    if (auth.error !== null) {
+      ctx.limiter.release(facts.ip);
+      this.refuse(res, auth.error, ctx.cors.headers(facts.origin));
+      return;
+    }
+    const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
+    const cursorText = facts.query.get('cursor') ?? '';
+    const since = cursorText === '' ? null : (parsePosition(cursorText) ?? MALFORMED);
+    const waiter = new PollWaiter(this, res, facts, routes, cls, cursorText);
+    (res as { heraldOpen?: boolean }).heraldOpen = true;
+    res.onAborted(() => this.finish(waiter, 'aborted'));
+    this.waiters.add(waiter);
+    this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
+    ctx.stats.connectionOpened('poll', cls.name);
+    waiter.timer = setTimeout(() => this.answer(waiter, 'timeout'), cls.pollHoldMs);
+    for (const route of routes) {
+      if (!waiter.open) break;
+      ctx.hub.subscribe(waiter, route, since, (ready) => waiter.onReady(route, ready));
+    }
+  }
+
+  /** Writes the answer (corked: this runs from timers and immediates) and releases the waiter. */
+  answer(waiter: PollWaiter, outcome: PollOutcome): void {
+    if (!waiter.open) return;
+    const body = this.body(waiter);
+    this.finish(waiter, outcome);
+    const cors = this.ctx.cors.headers(waiter.facts.origin);
+    waiter.res.cork(() => writeJson(waiter.res, 200, body, cors));
+  }
+
+  private body(waiter: PollWaiter): string {
+    if (!waiter.allLive) {
+      // A channel is not covered yet: nothing can be claimed past the client's own cursor.
+      return encodePollBody([], waiter.cursor !== '' ? waiter.cursor : this.ctx.hub.head(), []);
+    }
+    const messages = waiter.messages.sort((a, b) => a.seq - b.seq);
+    const max = this.ctx.limits.pollBatchSize;
+    const sent = messages.length > max ? messages.slice(0, max) : messages;
+    const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head();
+    const elements = sent.map((m) => m.poll);
+    this.count(sent.length);
+    return encodePollBody(elements, cursor, waiter.resets);
+  }
+
+  private count(n: number): void {
+    if (n > 0) this.ctx.stats.delivered('poll', n);
+  }
+
+  private finish(waiter: PollWaiter, outcome: PollOutcome): void {
+    if (!waiter.open) return;
+    waiter.open = false;
+    (waiter.res as { heraldOpen?: boolean }).heraldOpen = false;
+    if (waiter.timer !== null) clearTimeout(waiter.timer);
+    this.waiters.delete(waiter);
+    const n = (this.perClass.get(waiter.cls.name) ?? 1) - 1;
+    if (n === 0) this.perClass.delete(waiter.cls.name);
+    else this.perClass.set(waiter.cls.name, n);
+    for (const route of waiter.routes) this.ctx.hub.unsubscribe(waiter, route.channel);
+    this.ctx.limiter.release(waiter.facts.ip);
+    this.ctx.stats.pollHold(outcome);
+    this.ctx.stats.connectionClosed('poll', outcome === 'aborted' ? 'client' : outcome === 'drain' ? 'drain' : 'client');
+  }
+
+  /** Answers every held poll now, with its cursor: the clients poll again elsewhere. */
+  drain(): Promise<void> {
+    this.draining = true;
+    for (const waiter of [...this.waiters]) this.answer(waiter, 'drain');
+    return Promise.resolve();
+  }
+
+  /** After a reload: held polls on channels the new rules deny are answered now; returns how many channels. */
+  revalidate(router: ChannelRouter): number {
+    let ended = 0;
+    for (const waiter of [...this.waiters]) {
+      const denied = waiter.routes.filter((r) => {
+        const now = router.route(r.channel);
+        return now instanceof HeraldError || now.redisChannel !== r.redisChannel;
+      }).length;
+      if (denied === 0) continue;
+      ended += denied;
+      this.answer(waiter, 'message');
+    }
+    return ended;
+  }
+
+  close(): void {
+    for (const waiter of this.waiters) if (waiter.timer !== null) clearTimeout(waiter.timer);
+  }
+}

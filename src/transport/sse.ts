@@ -1,0 +1,337 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ClientClassConfig } from '../config/types.js';
+import { encodeSseComment, encodeSseControl, encodeSseRetry } from '../encode/sse.js';
+import { HeraldError } from '../errors.js';
+import { readRequest, type RequestFacts } from '../http/request.js';
+import { statusLine, writeError } from '../http/server.js';
+import type { Ready } from '../hub/hub.js';
+import type { PreparedMessage } from '../hub/message.js';
+import { parsePosition, type Position } from '../hub/position.js';
+import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import type { Route } from '../rules/router.js';
+import type { AuthResult } from './authorize.js';
+import { UnsentBytes } from './backpressure.js';
+import { requestToken, resolveChannels, type ChannelRouter } from './channels.js';
+import type { TransportContext } from './context.js';
+import { FlushQueue, type Flushable } from './flush.js';
+import type { CloseReason } from './stats.js';
+
+/**
+ * Headers that keep every hop from buffering or caching the stream:
+ * - no-transform stops compressing proxies from holding bytes back (RFC 9111 §5.2.2.6);
+ * - X-Accel-Buffering: no turns off nginx's proxy buffering for this response only.
+ */
+const STREAM_HEADERS: readonly (readonly [string, string])[] = [
+  ['Content-Type', 'text/event-stream; charset=utf-8'],
+  ['Cache-Control', 'no-cache, no-store, no-transform'],
+  ['X-Accel-Buffering', 'no'],
+];
+
+const TICK_MS = 1000;
+
+/** An invalid Last-Event-ID still opens the stream; each channel then gets a reset. */
+const MALFORMED: Position = { epoch: '', seq: -1 };
+
+class SseConnection implements Subscriber, Flushable {
+  readonly transport = 'sse' as const;
+  open = true;
+  /** Messages and resets gathered until every channel is live, then written sorted by seq. */
+  initial: PreparedMessage[] | null = [];
+  private initialResets: { channel: string; reason: ResetReason }[] = [];
+  private waiting: number;
+  private queue: (Buffer | string)[] = [];
+  private dirty = false;
+  lastWriteMs: number;
+
+  constructor(
+    readonly owner: SseTransport,
+    readonly res: HttpResponse,
+    readonly facts: RequestFacts,
+    readonly routes: readonly Route[],
+    readonly cls: ClientClassConfig,
+    /** When the stream ends on its own, and why (lifetime or token expiry). */
+    readonly deadlineMs: number,
+    readonly deadlineReason: CloseReason,
+    readonly unsent: UnsentBytes,
+    nowMs: number,
+  ) {
+    this.waiting = routes.length;
+    this.lastWriteMs = nowMs;
+  }
+
+  deliver(message: PreparedMessage): void {
+    if (!this.open) return;
+    if (this.initial !== null) {
+      this.initial.push(message);
+      return;
+    }
+    this.enqueue(message.sse);
+    this.owner.deliveredInPass++;
+  }
+
+  reset(channel: string, reason: ResetReason, position: string): void {
+    if (!this.open) return;
+    if (this.initial !== null) {
+      this.initialResets.push({ channel, reason });
+      return;
+    }
+    this.enqueue(encodeSseControl('reset', position, JSON.stringify({ channel, reason })));
+  }
+
+  enqueue(chunk: Buffer | string): void {
+    this.queue.push(chunk);
+    if (!this.dirty) {
+      this.dirty = true;
+      this.owner.flushes.add(this);
+    }
+  }
+
+  onReady(route: Route, ready: Ready): void {
+    if (!this.open || this.initial === null) return;
+    for (const m of ready.replay) this.initial.push(m);
+    if (ready.reset !== null) this.initialResets.push({ channel: route.channel, reason: ready.reset });
+    if (--this.waiting === 0) this.owner.begin(this);
+  }
+
+  /** The first bytes: retry hint, replays in seq order, then resets positioned at the head. */
+  takeInitial(retryMs: number, head: string): string | Buffer {
+    const initial = this.initial ?? [];
+    this.initial = null;
+    initial.sort((a, b) => a.seq - b.seq);
+    const parts: (string | Buffer)[] = [encodeSseRetry(retryMs)];
+    for (const m of initial) parts.push(m.sse);
+    for (const r of this.initialResets) parts.push(encodeSseControl('reset', head, JSON.stringify(r)));
+    this.initialResets = [];
+    this.owner.deliveredInPass += initial.length;
+    return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+  }
+
+  flush(): void {
+    this.dirty = false;
+    if (!this.open || this.queue.length === 0) return;
+    this.res.cork(this.writeQueued);
+  }
+
+  private readonly writeQueued = (): void => {
+    const q = this.queue;
+    this.queue = [];
+    const chunk = q.length === 1 ? q[0]! : Buffer.concat(q.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    const accepted = this.res.write(chunk);
+    this.lastWriteMs = this.owner.now();
+    if (this.unsent.record(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length, accepted)) {
+      this.owner.dropSlow(this);
+    }
+  };
+}
+
+/**
+ * GET /sse: one text/event-stream per connection, any number of channels (up to the limit).
+ * Lifecycle: validate → authorize → subscribe every channel → once all are live, write the
+ * headers, `retry:`, the replay and resets in one corked write → live messages batched per
+ * turn → ends at the class lifetime (or token expiry) so the client resumes with Last-Event-ID.
+ */
+export class SseTransport {
+  readonly flushes: FlushQueue;
+  deliveredInPass = 0;
+  private readonly connections = new Set<SseConnection>();
+  private readonly perClass = new Map<string, number>();
+  private readonly ticker: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    readonly now: () => number,
+  ) {
+    this.flushes = new FlushQueue(() => {
+      if (this.deliveredInPass > 0) {
+        this.ctx.stats.delivered('sse', this.deliveredInPass);
+        this.deliveredInPass = 0;
+      }
+    });
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  countsByClass(): ReadonlyMap<string, number> {
+    return this.perClass;
+  }
+
+  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
+    const ctx = this.ctx;
+    const facts = readRequest(res, req, ctx.trustedIpHeader);
+    const cors = ctx.cors.headers(facts.origin);
+    const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
+    if (routes instanceof HeraldError) return this.refuse(res, routes, cors);
+    if (!ctx.limiter.admit(facts.ip)) return this.refuse(res, new HeraldError('too_many_connections'), cors);
+    const token = requestToken(facts.authorization, facts.query.get('token'));
+    const auth = ctx.authorize(routes, token);
+    if (!(auth instanceof Promise)) return this.accept(res, facts, routes, auth);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+      ctx.limiter.release(facts.ip);
+    });
+    return auth.then((result) => {
+      if (!aborted) res.cork(() => this.accept(res, facts, routes, result));
+    });
+  };
+
+  private refuse(res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
+    this.ctx.stats.clientError(err.code);
+    writeError(res, err, cors);
+  }
+
+  private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
+    const ctx = this.ctx;
+    if (auth.error !== null) {
+      ctx.limiter.release(facts.ip);
+      this.refuse(res, auth.error, ctx.cors.headers(facts.origin));
+      return;
+    }
+    const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
+    const now = this.now();
+    // ±10% jitter so streams opened together do not all reconnect together.
+    const lifetimeEnd = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
+    const tokenEnd = now + (auth.expiresAtMs - Date.now());
+    const conn = new SseConnection(
+      this, res, facts, routes, cls,
+      Math.min(lifetimeEnd, tokenEnd), tokenEnd < lifetimeEnd ? 'token_expired' : 'lifetime',
+      new UnsentBytes(ctx.limits.maxBufferedBytes), now,
+    );
+    (res as { heraldOpen?: boolean }).heraldOpen = true;
+    res.onAborted(() => this.closed(conn, 'client'));
+    this.connections.add(conn);
+    this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
+    ctx.stats.connectionOpened('sse', cls.name);
+    const since = this.since(facts);
+    for (const route of routes) ctx.hub.subscribe(conn, route, since, (ready) => conn.onReady(route, ready));
+  }
+
+  private since(facts: RequestFacts): Position | null {
+    const text = facts.lastEventId !== '' ? facts.lastEventId : (facts.query.get('lastEventId') ?? '');
+    if (text === '') return null;
+    return parsePosition(text) ?? MALFORMED;
+  }
+
+  /** Every channel is live: write the head of the stream. */
+  begin(conn: SseConnection): void {
+    const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head());
+    conn.res.cork(() => {
+      conn.res.writeStatus(statusLine(200));
+      for (const [k, v] of STREAM_HEADERS) conn.res.writeHeader(k, v);
+      for (const [k, v] of this.ctx.cors.headers(conn.facts.origin)) conn.res.writeHeader(k, v);
+      const accepted = conn.res.write(body);
+      conn.lastWriteMs = this.now();
+      if (conn.unsent.record(body.length, accepted)) this.dropSlow(conn);
+    });
+  }
+
+  dropSlow(conn: SseConnection): void {
+    if (!conn.open) return;
+    this.ctx.stats.slowConsumerDrop('sse');
+    // close() rather than end(): the buffer is already past the bound, adding a terminator
+    // would only grow it. The client sees a cut stream and resumes with Last-Event-ID.
+    this.closed(conn, 'slow_consumer');
+    conn.res.close();
+  }
+
+  /** Ends a stream gracefully with a final chunk; the client reconnects and resumes. */
+  end(conn: SseConnection, reason: CloseReason, finalChunk: string): void {
+    if (!conn.open) return;
+    conn.flush();
+    this.closed(conn, reason);
+    conn.res.cork(() => {
+      if (conn.initial !== null) {
+        // Never started (a channel was not live yet): answer plainly so the client retries.
+        conn.res.writeStatus(statusLine(200));
+        for (const [k, v] of STREAM_HEADERS) conn.res.writeHeader(k, v);
+      }
+      conn.res.end(finalChunk);
+    });
+  }
+
+  private closed(conn: SseConnection, reason: CloseReason): void {
+    if (!conn.open) return;
+    conn.open = false;
+    (conn.res as { heraldOpen?: boolean }).heraldOpen = false;
+    this.connections.delete(conn);
+    const n = (this.perClass.get(conn.cls.name) ?? 1) - 1;
+    if (n === 0) this.perClass.delete(conn.cls.name);
+    else this.perClass.set(conn.cls.name, n);
+    for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);
+    this.ctx.limiter.release(conn.facts.ip);
+    this.ctx.stats.connectionClosed('sse', reason);
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const conn of this.connections) {
+      if (now >= conn.deadlineMs) {
+        const final =
+          conn.deadlineReason === 'token_expired'
+            ? encodeSseControl('error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
+            : encodeSseComment('stream lifetime reached; reconnect to resume');
+        this.end(conn, conn.deadlineReason, final);
+      } else if (conn.initial === null && now - conn.lastWriteMs >= conn.cls.heartbeatMs) {
+        conn.enqueue(': hb\n\n');
+      }
+    }
+  }
+
+  /**
+   * Drain: every stream gets a short retry hint and a `reconnect` event, then ends; the ends
+   * are spread evenly over `windowMs` so the remaining processes are not hit all at once.
+   * Resolves when all streams are gone.
+   */
+  drain(windowMs: number): Promise<void> {
+    this.draining = true;
+    const conns = [...this.connections];
+    const step = conns.length > 1 ? windowMs / conns.length : 0;
+    return new Promise((resolve) => {
+      if (conns.length === 0) {
+        resolve();
+        return;
+      }
+      let done = 0;
+      conns.forEach((conn, i) => {
+        const t = setTimeout(() => {
+          this.end(conn, 'drain', encodeSseRetry(500) + encodeSseControl('reconnect', '', '{"reason":"draining"}'));
+          if (++done === conns.length) resolve();
+        }, i * step);
+        t.unref();
+      });
+    });
+  }
+
+  /**
+   * After a config reload: a stream whose channels the new rules no longer route the same
+   * way ends with an `error` event naming the channel; the client reconnects and is told why.
+   */
+  revalidate(router: ChannelRouter): number {
+    let ended = 0;
+    for (const conn of [...this.connections]) {
+      for (const route of conn.routes) {
+        const next = router.route(route.channel);
+        if (next instanceof HeraldError || next.redisChannel !== route.redisChannel) {
+          const code = next instanceof HeraldError ? next.code : 'channel_denied';
+          this.end(conn, 'policy', encodeSseControl('error', '', JSON.stringify({ code, channel: route.channel })));
+          ended++;
+          break;
+        }
+      }
+    }
+    return ended;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  close(): void {
+    clearInterval(this.ticker);
+  }
+}

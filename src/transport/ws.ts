@@ -1,0 +1,482 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
+import type { ClientClassConfig } from '../config/types.js';
+import { decodeWsFrame, encodeWsControl, encodeWsError, isWsFrameProblem } from '../encode/ws.js';
+import { HeraldError, type ErrorCodeName } from '../errors.js';
+import { readRequest, type RequestFacts } from '../http/request.js';
+import { writeError } from '../http/server.js';
+import type { PreparedMessage } from '../hub/message.js';
+import { parsePosition, type Position } from '../hub/position.js';
+import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import type { Route } from '../rules/router.js';
+import type { AuthResult } from './authorize.js';
+import { requestToken, type ChannelRouter } from './channels.js';
+import type { TransportContext } from './context.js';
+import type { CloseReason } from './stats.js';
+
+/** Close codes a client sees (README "WebSocket close codes"). All but 1008 mean: reconnect and resume. */
+export const WS_CLOSE = { badFrames: 1008, restart: 1012, idle: 4000, lifetime: 4001, slowConsumer: 4008 } as const;
+
+const TICK_MS = 1000;
+/** Room above the 2 × maxBufferedBytes bound for pings and the close frame itself. */
+const SLACK_BYTES = 64 * 1024;
+const MALFORMED: Position = { epoch: '', seq: -1 };
+
+interface SocketSub {
+  readonly route: Route;
+  readonly id: string | null;
+  state: 'auth' | 'pending' | 'live';
+  group: TopicGroup | null;
+  /** Monotonic ms when the token behind this subscription expires (Infinity: public). */
+  expiresAtMs: number;
+}
+
+class WsConn {
+  ws: WebSocket<WsData> | null = null;
+  open = false;
+  readonly subs = new Map<string, SocketSub>();
+  badFrames = 0;
+  closeReason: CloseReason = 'client';
+  nextExpiryMs = Infinity;
+  lastPingMs: number;
+
+  constructor(
+    readonly facts: RequestFacts,
+    readonly cls: ClientClassConfig,
+    readonly token: string,
+    public lastSeenMs: number,
+    readonly deadlineMs: number,
+  ) {
+    this.lastPingMs = lastSeenMs;
+  }
+}
+
+interface WsData {
+  readonly conn: WsConn;
+}
+
+/**
+ * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
+ * whatever the number of sockets on the topic (uWS fans out in C++).
+ */
+class TopicGroup implements Subscriber {
+  readonly transport = 'ws' as const;
+  readonly members = new Set<WsConn>();
+  /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
+  pending: { conn: WsConn; sub: SocketSub; since: Position | null }[] = [];
+  ready = false;
+  releaseScheduled = false;
+
+  constructor(
+    readonly owner: WsTransport,
+    readonly route: Route,
+  ) {}
+
+  deliver(message: PreparedMessage): void {
+    this.owner.publish(this, message.ws, true);
+  }
+
+  reset(channel: string, reason: ResetReason, position: string): void {
+    this.owner.publish(this, encodeWsControl('reset', { channel, reason, position }), false);
+    this.owner.activatePending(this);
+  }
+
+  onReady(): void {
+    this.ready = true;
+    this.owner.activatePending(this);
+  }
+}
+
+/**
+ * Keeps every socket's uWS buffer under the bound without one call per socket per message.
+ *
+ * uWS (this version, measured) SKIPS a published frame for a socket whose buffer is past
+ * maxBackpressure and reports success, so a socket must be closed before it gets there.
+ * Invariant, for every open socket: buffered ≤ maxSeen + since, where `since` counts bytes
+ * sent since the last sweep. Before a publish could break `buffered ≤ 2 × limit`, a sweep
+ * reads every socket's buffer once, closes those past `limit` (4008) and restarts the sums.
+ * uWS maxBackpressure is 2 × limit + slack, so it never skips; healthy sockets drain to 0,
+ * so a sweep runs about once per `limit` bytes published.
+ */
+class BufferBound {
+  private maxSeen = 0;
+  private since = 0;
+
+  constructor(private readonly transport: WsTransport) {}
+
+  reserve(bytes: number, limit: number): void {
+    if (this.maxSeen + this.since + bytes > 2 * limit) this.sweep(limit);
+    this.since += bytes;
+  }
+
+  /** After direct sends to one socket: true when it is past the bound (caller drops it). */
+  checkOne(buffered: number, limit: number): boolean {
+    if (buffered > limit) return true;
+    this.maxSeen = Math.max(this.maxSeen, buffered - this.since);
+    return false;
+  }
+
+  private sweep(limit: number): void {
+    this.maxSeen = 0;
+    this.since = 0;
+    for (const conn of this.transport.connections) {
+      const buffered = conn.ws!.getBufferedAmount();
+      if (buffered > limit) this.transport.dropSlow(conn);
+      else if (buffered > this.maxSeen) this.maxSeen = buffered;
+    }
+  }
+}
+
+/**
+ * GET /ws: JSON text frames, any number of channels per socket (up to the limit).
+ * Lifecycle: origin + per-IP check → upgrade → `?channel=` and `subscribe` frames are
+ * authorized, then joined to their channel's topic once live (replay, `subscribed`, topic
+ * subscribe in one synchronous block) → ends at idle, lifetime, slow consumer or drain.
+ */
+export class WsTransport {
+  readonly connections = new Set<WsConn>();
+  private readonly groups = new Map<string, TopicGroup>();
+  private readonly perClass = new Map<string, number>();
+  private readonly bound = new BufferBound(this);
+  private readonly boundBytes: number;
+  private readonly ticker: NodeJS.Timeout;
+  private deliveredInTurn = 0;
+  private reportScheduled = false;
+  private draining = false;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly app: TemplatedApp,
+    readonly now: () => number,
+  ) {
+    // uWS settings are fixed per route; a reload can lower these bounds but not raise them.
+    this.boundBytes = ctx.limits.maxBufferedBytes;
+    app.ws<WsData>('/ws', {
+      maxPayloadLength: Math.max(1024 * 1024, 4 * ctx.limits.maxFrameBytes),
+      maxBackpressure: 2 * this.boundBytes + SLACK_BYTES,
+      // Only reachable through a bug in BufferBound: then uWS cuts the socket (1006) instead of skipping frames.
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+      upgrade: this.upgrade,
+      open: (ws) => this.opened(ws),
+      message: (ws, data, isBinary) => this.received(ws.getUserData().conn, data, isBinary),
+      pong: (ws) => {
+        ws.getUserData().conn.lastSeenMs = this.now();
+      },
+      close: (ws, code) => this.closed(ws.getUserData().conn, code),
+    });
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  countsByClass(): ReadonlyMap<string, number> {
+    return this.perClass;
+  }
+
+  private get limit(): number {
+    return Math.min(this.ctx.limits.maxBufferedBytes, this.boundBytes);
+  }
+
+  private readonly upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
+    const ctx = this.ctx;
+    const facts = readRequest(res, req, ctx.trustedIpHeader);
+    let refusal: HeraldError | null = null;
+    if (!ctx.cors.allowsUpgrade(facts.origin)) refusal = new HeraldError('origin_denied');
+    else if (this.draining) refusal = new HeraldError('draining');
+    else if (!ctx.limiter.admit(facts.ip)) refusal = new HeraldError('too_many_connections');
+    if (refusal !== null) {
+      ctx.stats.clientError(refusal.code);
+      writeError(res, refusal);
+      return;
+    }
+    const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
+    const now = this.now();
+    // ±10% jitter so sockets opened together do not all reconnect together.
+    const deadline = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
+    const conn = new WsConn(facts, cls, requestToken(facts.authorization, facts.query.get('token')), now, deadline);
+    const protocol = facts.wsProtocol.split(',')[0]!.trim();
+    res.upgrade<WsData>({ conn }, facts.wsKey, protocol, facts.wsExtensions, context);
+  };
+
+  private opened(ws: WebSocket<WsData>): void {
+    const conn = ws.getUserData().conn;
+    conn.ws = ws;
+    conn.open = true;
+    this.connections.add(conn);
+    this.perClass.set(conn.cls.name, (this.perClass.get(conn.cls.name) ?? 0) + 1);
+    this.ctx.stats.connectionOpened('ws', conn.cls.name);
+    const since = conn.facts.query.get('since');
+    for (const channel of new Set(conn.facts.query.getAll('channel'))) {
+      if (!conn.open) return;
+      this.subscribe(conn, channel, since, null, null);
+    }
+  }
+
+  private received(conn: WsConn, data: ArrayBuffer, isBinary: boolean): void {
+    conn.lastSeenMs = this.now();
+    if (isBinary) return this.badFrame(conn, new HeraldError('frame_binary'));
+    const max = this.ctx.limits.maxFrameBytes;
+    if (data.byteLength > max) return this.badFrame(conn, new HeraldError('frame_too_large', `at most ${max} bytes (limits.maxFrameBytes)`));
+    const frame = decodeWsFrame(Buffer.from(data).toString('utf8'));
+    if (isWsFrameProblem(frame)) return this.badFrame(conn, new HeraldError(frame.code, frame.details));
+    switch (frame.type) {
+      case 'ping':
+        this.send(conn, encodeWsControl('pong', frame.id === null ? {} : { id: frame.id }));
+        return;
+      case 'subscribe':
+        this.subscribe(conn, frame.channel, frame.since, frame.token, frame.id);
+        return;
+      case 'unsubscribe': {
+        const sub = conn.subs.get(frame.channel);
+        if (sub === undefined) return this.sendError(conn, new HeraldError('not_subscribed'), frame.channel, frame.id);
+        this.leave(conn, sub, true);
+        this.sendUnsubscribed(conn, frame.channel, frame.id);
+      }
+    }
+  }
+
+  private badFrame(conn: WsConn, err: HeraldError): void {
+    this.sendError(conn, err, null, null);
+    if (++conn.badFrames > this.ctx.limits.maxBadFrames) this.end(conn, WS_CLOSE.badFrames, 'too many bad frames', 'policy');
+  }
+
+  private subscribe(conn: WsConn, channel: string, sinceText: string | null, token: string | null, id: string | null): void {
+    if (conn.subs.has(channel)) return this.sendError(conn, new HeraldError('already_subscribed'), channel, id);
+    const max = this.ctx.limits.maxSubscriptionsPerConnection;
+    if (conn.subs.size >= max) {
+      return this.sendError(conn, new HeraldError('too_many_subscriptions', `at most ${max} (limits.maxSubscriptionsPerConnection)`), channel, id);
+    }
+    const route = this.ctx.router.route(channel);
+    if (route instanceof HeraldError) return this.sendError(conn, route, channel, id);
+    const since = sinceText === null || sinceText === '' ? null : (parsePosition(sinceText) ?? MALFORMED);
+    const sub: SocketSub = { route, id, state: 'auth', group: null, expiresAtMs: Infinity };
+    conn.subs.set(channel, sub);
+    const auth = this.ctx.authorize([route], token ?? conn.token);
+    if (!(auth instanceof Promise)) return this.authorized(conn, sub, since, auth);
+    auth.then(
+      (result) => {
+        if (conn.open) conn.ws!.cork(() => this.authorized(conn, sub, since, result));
+      },
+      (err: unknown) => {
+        this.ctx.log.error('authorizer failed', { err: err instanceof Error ? err : new Error(String(err)) });
+        if (conn.open && conn.subs.get(channel) === sub) {
+          conn.subs.delete(channel);
+          conn.ws!.cork(() => this.sendError(conn, new HeraldError('internal'), channel, id));
+        }
+      },
+    );
+  }
+
+  private authorized(conn: WsConn, sub: SocketSub, since: Position | null, auth: AuthResult): void {
+    const channel = sub.route.channel;
+    if (!conn.open || conn.subs.get(channel) !== sub) return;
+    if (auth.error !== null) {
+      conn.subs.delete(channel);
+      return this.sendError(conn, auth.error, channel, sub.id);
+    }
+    if (Number.isFinite(auth.expiresAtMs)) {
+      sub.expiresAtMs = this.now() + (auth.expiresAtMs - Date.now());
+      conn.nextExpiryMs = Math.min(conn.nextExpiryMs, sub.expiresAtMs);
+    }
+    sub.state = 'pending';
+    let group = this.groups.get(channel);
+    if (group === undefined) {
+      group = new TopicGroup(this, sub.route);
+      this.groups.set(channel, group);
+      const g = group;
+      this.ctx.hub.subscribe(g, sub.route, null, () => g.onReady());
+    }
+    sub.group = group;
+    if (group.ready && this.ctx.hub.isLive(channel)) this.activate(group, conn, sub, since);
+    else group.pending.push({ conn, sub, since });
+  }
+
+  /** The channel is live (again): join every waiting socket. */
+  activatePending(group: TopicGroup): void {
+    const pending = group.pending;
+    group.pending = [];
+    for (const p of pending) {
+      if (p.conn.open && p.sub.group === group) p.conn.ws!.cork(() => this.activate(group, p.conn, p.sub, p.since));
+    }
+  }
+
+  /**
+   * Replay, `subscribed`, then the topic, in one synchronous block: a message is either in
+   * the replay (published before this instant) or on the topic (after), never both, never neither.
+   */
+  private activate(group: TopicGroup, conn: WsConn, sub: SocketSub, since: Position | null): void {
+    const channel = group.route.channel;
+    const ws = conn.ws!;
+    const ready = this.ctx.hub.replay(channel, since);
+    let ok = true;
+    if (ready.reset !== null) ok = ws.send(encodeWsControl('reset', { channel, reason: ready.reset, position: ready.position })) !== 2;
+    for (let i = 0; ok && i < ready.replay.length; i++) ok = ws.send(ready.replay[i]!.ws) !== 2;
+    const fields: Record<string, string> = { channel, position: ready.position };
+    if (sub.id !== null) fields.id = sub.id;
+    if (ok) ok = ws.send(encodeWsControl('subscribed', fields)) !== 2;
+    if (!ok) return this.dropSlow(conn);
+    ws.subscribe(channel);
+    group.members.add(conn);
+    sub.state = 'live';
+    this.count(ready.replay.length);
+    if (this.bound.checkOne(ws.getBufferedAmount(), this.limit)) this.dropSlow(conn);
+  }
+
+  /** Ends one subscription; `usable` is false from the close handler (the socket is gone). */
+  private leave(conn: WsConn, sub: SocketSub, usable: boolean): void {
+    const channel = sub.route.channel;
+    conn.subs.delete(channel);
+    const group = sub.group;
+    sub.group = null;
+    if (group === null) return;
+    if (sub.state === 'live') {
+      if (usable) conn.ws!.unsubscribe(channel);
+      group.members.delete(conn);
+    } else {
+      group.pending = group.pending.filter((p) => p.sub !== sub);
+    }
+    if (group.members.size === 0 && group.pending.length === 0 && !group.releaseScheduled) {
+      group.releaseScheduled = true;
+      // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
+      setImmediate(() => {
+        group.releaseScheduled = false;
+        if (group.members.size > 0 || group.pending.length > 0 || this.groups.get(channel) !== group) return;
+        this.groups.delete(channel);
+        this.ctx.hub.unsubscribe(group, channel);
+      });
+    }
+  }
+
+  /** One call for every socket on the topic; the frame was built once for all transports' subscribers. */
+  publish(group: TopicGroup, frame: string, isMessage: boolean): void {
+    this.bound.reserve(Buffer.byteLength(frame), this.limit);
+    this.app.publish(group.route.channel, frame, false);
+    if (isMessage) this.count(group.members.size);
+  }
+
+  private count(n: number): void {
+    if (n === 0) return;
+    this.deliveredInTurn += n;
+    if (this.reportScheduled) return;
+    this.reportScheduled = true;
+    setImmediate(() => {
+      this.reportScheduled = false;
+      this.ctx.stats.delivered('ws', this.deliveredInTurn);
+      this.deliveredInTurn = 0;
+    });
+  }
+
+  private send(conn: WsConn, frame: string): void {
+    if (!conn.open) return;
+    const ws = conn.ws!;
+    if (ws.send(frame) === 2 || this.bound.checkOne(ws.getBufferedAmount(), this.limit)) this.dropSlow(conn);
+  }
+
+  private sendError(conn: WsConn, err: HeraldError, channel: string | null, id: string | null): void {
+    this.ctx.stats.clientError(err.code);
+    this.send(conn, encodeWsError(err.code, err.message, channel, id));
+  }
+
+  private sendUnsubscribed(conn: WsConn, channel: string, id: string | null): void {
+    this.send(conn, encodeWsControl('unsubscribed', id === null ? { channel } : { channel, id }));
+  }
+
+  /** Ends one subscription with an error frame then `unsubscribed` (token expiry, reload). */
+  private endSubscription(conn: WsConn, sub: SocketSub, code: ErrorCodeName, err: HeraldError | null = null): void {
+    this.leave(conn, sub, true);
+    this.sendError(conn, err ?? new HeraldError(code), sub.route.channel, null);
+    this.sendUnsubscribed(conn, sub.route.channel, null);
+  }
+
+  dropSlow(conn: WsConn): void {
+    if (!conn.open) return;
+    this.ctx.stats.slowConsumerDrop('ws');
+    this.end(conn, WS_CLOSE.slowConsumer, 'slow consumer', 'slow_consumer');
+  }
+
+  private end(conn: WsConn, code: number, reason: string, closeReason: CloseReason): void {
+    if (!conn.open) return;
+    conn.closeReason = closeReason;
+    // Calls closed() synchronously.
+    conn.ws!.end(code, reason);
+  }
+
+  private closed(conn: WsConn, code: number): void {
+    if (!conn.open) return;
+    conn.open = false;
+    this.connections.delete(conn);
+    const n = (this.perClass.get(conn.cls.name) ?? 1) - 1;
+    if (n === 0) this.perClass.delete(conn.cls.name);
+    else this.perClass.set(conn.cls.name, n);
+    for (const sub of [...conn.subs.values()]) this.leave(conn, sub, false);
+    this.ctx.limiter.release(conn.facts.ip);
+    const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
+    this.ctx.stats.connectionClosed('ws', reason);
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const conn of this.connections) {
+      const cls = conn.cls;
+      if (now >= conn.deadlineMs) this.end(conn, WS_CLOSE.lifetime, 'lifetime reached; reconnect and resume', 'lifetime');
+      else if (now - conn.lastSeenMs >= cls.idleMs) this.end(conn, WS_CLOSE.idle, 'idle timeout', 'idle');
+      else {
+        if (now >= conn.nextExpiryMs) conn.ws!.cork(() => this.expire(conn, now));
+        // Ping well inside the idle window so a live client's pong always arrives in time.
+        if (conn.open && now - conn.lastPingMs >= Math.min(cls.heartbeatMs, cls.idleMs / 2)) {
+          conn.lastPingMs = now;
+          conn.ws!.ping();
+        }
+      }
+    }
+  }
+
+  private expire(conn: WsConn, now: number): void {
+    conn.nextExpiryMs = Infinity;
+    for (const sub of [...conn.subs.values()]) {
+      if (sub.expiresAtMs <= now) this.endSubscription(conn, sub, 'token_expired');
+      else conn.nextExpiryMs = Math.min(conn.nextExpiryMs, sub.expiresAtMs);
+    }
+  }
+
+  /** Closes every socket with 1012, spread evenly over `windowMs`; resolves when all are gone. */
+  drain(windowMs: number): Promise<void> {
+    this.draining = true;
+    const conns = [...this.connections];
+    if (conns.length === 0) return Promise.resolve();
+    const step = conns.length > 1 ? windowMs / conns.length : 0;
+    return new Promise((resolve) => {
+      let done = 0;
+      conns.forEach((conn, i) => {
+        const t = setTimeout(() => {
+          this.end(conn, WS_CLOSE.restart, 'service restart', 'drain');
+          if (++done === conns.length) resolve();
+        }, i * step);
+        t.unref();
+      });
+    });
+  }
+
+  /** After a reload: ends the subscriptions the new rules deny (or map elsewhere); returns how many. */
+  revalidate(router: ChannelRouter): number {
+    let ended = 0;
+    for (const conn of this.connections) {
+      for (const sub of [...conn.subs.values()]) {
+        const route = router.route(sub.route.channel);
+        const err = route instanceof HeraldError ? route : route.redisChannel !== sub.route.redisChannel ? new HeraldError('channel_denied', 'the channel rules changed; subscribe again') : null;
+        if (err === null) continue;
+        conn.ws!.cork(() => this.endSubscription(conn, sub, err.code, err));
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  close(): void {
+    clearInterval(this.ticker);
+  }
+}

@@ -1,0 +1,216 @@
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { openWsClients, WsClient } from '../helpers/clients.js';
+import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
+import { sharedRedisUrl } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+
+const redisUrl = await sharedRedisUrl(t);
+const pub = new Redis(redisUrl);
+t.teardown(() => pub.quit());
+
+function config(prefix: string, limits = ''): string {
+  return `
+broker: { type: redis, url: "${redisUrl}", linger: 300ms }
+channels:
+  - { pattern: "${prefix}:{name}", access: public, history: { size: 200, maxAge: 1m } }
+  - { pattern: "${prefix}j:{name}", access: public, payload: json }
+classes:
+  default: desktop
+  list:
+    - { name: desktop, lifetime: 300s, pollHold: 30s, heartbeat: 25s, idle: 120s }
+limits: { maxFrameBytes: 1kb, maxSubscriptionsPerConnection: 3, maxBadFrames: 30${limits} }
+cors: { origins: ["https://ok.example"] }
+log: { level: warn }
+`;
+}
+
+t.test('subscribe, ping, unsubscribe round trips', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const c = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => c.close());
+  const sub = await c.subscribe(`${p}:a`, { id: 'r1' });
+  t.equal(sub.type, 'subscribed');
+  t.equal(sub.channel, `${p}:a`);
+  t.equal(sub.id, 'r1', 'request id echoed');
+  t.match(sub.position, /^[a-z0-9]+:\d+$/);
+  t.same(await c.request({ type: 'ping', id: 'p1' }, 'pong'), { type: 'pong', id: 'p1' });
+  t.same(await c.request({ type: 'ping' }, 'pong'), { type: 'pong' });
+  await pub.publish(`${p}:a`, 'hello');
+  await c.waitForMessages(1);
+  const m = c.messages()[0]!;
+  t.equal(m.channel, `${p}:a`);
+  t.equal(m.data, 'hello');
+  t.ok(Number(m.id!.split(':')[1]) > Number(sub.position!.split(':')[1]), 'message id after the subscribed position');
+  const again = await c.subscribe(`${p}:a`);
+  t.equal(again.code, 'already_subscribed');
+  t.same(await c.request({ type: 'unsubscribe', channel: `${p}:a` }, 'unsubscribed'), { type: 'unsubscribed', channel: `${p}:a` });
+  const notSub = await c.request({ type: 'unsubscribe', channel: `${p}:a` }, 'error');
+  t.equal(notSub.code, 'not_subscribed');
+  t.equal(notSub.channel, `${p}:a`);
+  const denied = await c.subscribe('nope:x');
+  t.equal(denied.code, 'channel_denied');
+  // A published message after unsubscribe must not arrive; a ping round trip orders the check.
+  await pub.publish(`${p}:a`, 'after');
+  await c.subscribe(`${p}:b`);
+  await pub.publish(`${p}:b`, 'b1');
+  await c.waitForMessages(1, 5000, `${p}:b`);
+  t.same(c.messages().map((f) => f.data), ['hello', 'b1'], 'nothing after unsubscribe');
+});
+
+t.test('?channel= subscribes at connect; json channels embed raw JSON, text channels a string', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const c = await WsClient.open(`${h.wsUrl}/ws?channel=${p}j:x&channel=${p}:t`);
+  t.teardown(() => c.close());
+  await c.until(() => c.frames.filter((f) => f.type === 'subscribed').length === 2, 5000, 'two subscribed');
+  await pub.publish(`${p}j:x`, '{"a":[1,2],"s":"é"}');
+  await pub.publish(`${p}:t`, '{"a":1}');
+  await c.waitForMessages(2);
+  const raw = c.raw.filter((r) => r.includes('"type":"message"'));
+  t.match(raw[0], /"data":\{"a":\[1,2\],"s":"é"\}\}$/, 'json payload embedded verbatim');
+  t.same(c.messages()[0]!.data, { a: [1, 2], s: 'é' });
+  t.equal(c.messages()[1]!.data, '{"a":1}', 'text payload is a JSON string, not parsed');
+});
+
+t.test('2,000 sockets on one channel receive every one of 100 messages in order', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const channel = `${p}:fan`;
+  const clients = await openWsClients(`${h.wsUrl}/ws?channel=${channel}`, 2000, 200);
+  t.teardown(() => clients.forEach((c) => c.close()));
+  await waitFor(() => clients.every((c) => c.frames.some((f) => f.type === 'subscribed')), { timeoutMs: 20_000, what: 'all subscribed' });
+  const sent = Array.from({ length: 100 }, (_, i) => `m${i}`);
+  for (const m of sent) await pub.publish(channel, m);
+  await waitFor(() => clients.every((c) => c.messages().length >= 100), { timeoutMs: 30_000, intervalMs: 50, what: 'all messages on all sockets' });
+  const bad = clients.filter((c) => c.messages().map((f) => f.data).join(',') !== sent.join(','));
+  t.equal(bad.length, 0, 'every socket got exactly the 100 messages in order');
+  const ids = clients[0]!.messages().map((f) => f.id);
+  t.ok(clients.every((c) => c.messages().every((f, i) => f.id === ids[i])), 'same ids everywhere');
+  const metrics = await scrape(h.url);
+  t.equal(metricValue(metrics, 'herald_messages_delivered_total', 'transport="ws"'), 200_000);
+  t.equal(metricValue(metrics, 'herald_connections_open', 'transport="ws"'), 2000);
+});
+
+t.test('resume with since: replay then subscribed then live; other epoch and malformed reset', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:r`;
+  const a = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => a.close());
+  await a.next((f) => f.type === 'subscribed');
+  for (const m of ['1', '2', '3']) await pub.publish(ch, m);
+  await a.waitForMessages(3);
+  const first = a.messages()[0]!.id!;
+
+  const b = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => b.close());
+  const subscribed = await b.subscribe(ch, { since: first });
+  t.same(b.frames.map((f) => f.type), ['message', 'message', 'subscribed'], 'replay before subscribed');
+  t.same(b.messages().map((f) => f.data), ['2', '3']);
+  t.equal(subscribed.type, 'subscribed');
+  await pub.publish(ch, '4');
+  await b.waitForMessages(3);
+  t.same(b.messages().map((f) => f.data), ['2', '3', '4'], 'then live, no gap, no duplicate');
+
+  const c = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}&since=${encodeURIComponent(first)}`);
+  t.teardown(() => c.close());
+  await c.next((f) => f.type === 'subscribed');
+  t.same(c.messages().map((f) => f.data), ['2', '3', '4'], '?since= applies to ?channel=');
+
+  const d = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => d.close());
+  await d.subscribe(ch, { since: 'zzzz0other:5' });
+  t.match(d.frames[0], { type: 'reset', channel: ch, reason: 'epoch' });
+  await d.subscribe(`${p}:other`, { since: 'garbage' });
+  t.match(d.frames.find((f) => f.type === 'reset' && f.channel === `${p}:other`), { reason: 'invalid' });
+});
+
+t.test('malformed frames get their error and leave the socket usable; abuse closes it', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const c = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => c.close());
+  const cases: [string | Buffer | object, string][] = [
+    ['not json', 'frame_invalid'],
+    ['[1,2]', 'frame_invalid'],
+    ['"str"', 'frame_invalid'],
+    ['null', 'frame_invalid'],
+    [{ type: 7 }, 'frame_invalid'],
+    [{ channel: 'x' }, 'frame_invalid'],
+    [{ type: 'subscribe' }, 'frame_invalid'],
+    [{ type: 'subscribe', channel: '' }, 'frame_invalid'],
+    [{ type: 'subscribe', channel: `${p}:a`, since: 5 }, 'frame_invalid'],
+    [{ type: 'subscribe', channel: `${p}:a`, token: {} }, 'frame_invalid'],
+    [{ type: 'unsubscribe', channel: 3 }, 'frame_invalid'],
+    [{ type: 'ping', id: 1 }, 'frame_invalid'],
+    [{ type: 'publish', channel: 'x' }, 'frame_unknown_type'],
+    [Buffer.from([1, 2, 3]), 'frame_binary'],
+    ['x'.repeat(2048), 'frame_too_large'],
+    [{ type: 'subscribe', channel: 'bad channel!' }, 'channel_invalid'],
+  ];
+  for (const [frame, code] of cases) {
+    const err = await c.request(frame, 'error');
+    t.equal(err.code, code, `${typeof frame === 'string' ? frame.slice(0, 20) : JSON.stringify(frame)} → ${code}`);
+    t.type(err.message, 'string');
+    t.same(await c.request({ type: 'ping' }, 'pong'), { type: 'pong' }, 'still usable');
+  }
+  t.equal((await c.subscribe(`${p}:ok`)).type, 'subscribed', 'subscribe still works');
+  // 15 bad frames so far (channel_invalid is not a malformed frame); the limit is 30.
+  for (let i = 0; i < 16; i++) c.send('bad');
+  const closed = await c.waitClosed();
+  t.equal(closed.code, 1008);
+  t.equal(closed.reason, 'too many bad frames');
+  t.equal(c.frames.filter((f) => f.code === 'frame_invalid').length, 4 + 1 + 16 - 0 + 6 - 6 + 5, 'every bad frame answered');
+});
+
+t.test('too many subscriptions on one connection', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const c = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => c.close());
+  for (const n of ['a', 'b', 'c']) t.equal((await c.subscribe(`${p}:${n}`)).type, 'subscribed');
+  const err = await c.subscribe(`${p}:d`);
+  t.equal(err.code, 'too_many_subscriptions');
+  t.equal(err.channel, `${p}:d`);
+  await c.request({ type: 'unsubscribe', channel: `${p}:a` }, 'unsubscribed');
+  t.equal((await c.subscribe(`${p}:d`)).type, 'subscribed', 'room again after an unsubscribe');
+});
+
+t.test('origin not allowed: HTTP 403 before upgrading', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  await t.rejects(WsClient.open(`${h.wsUrl}/ws`, { Origin: 'https://evil.example' }), /HTTP 403/);
+  const ok = await WsClient.open(`${h.wsUrl}/ws`, { Origin: 'https://ok.example' });
+  ok.close();
+});
+
+t.test('a slow consumer is closed with 4008 after its last whole message; others get everything', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p, ', maxBufferedBytes: 64kb, maxMessageBytes: 1mb') });
+  const ch = `${p}:slow`;
+  const slow = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  const fast = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => { slow.close(); fast.close(); });
+  await slow.next((f) => f.type === 'subscribed');
+  await fast.next((f) => f.type === 'subscribed');
+  (slow.socket as unknown as { _socket: import('node:net').Socket })._socket.pause();
+  const payloads: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    const payload = `${i}:`.padEnd(256 * 1024, 'x');
+    payloads.push(payload);
+    await pub.publish(ch, payload);
+    if (i % 10 === 9 && metricValue(await scrape(h.url), 'herald_slow_consumer_disconnects_total', 'transport="ws"') >= 1) break;
+  }
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_slow_consumer_disconnects_total', 'transport="ws"') === 1, { timeoutMs: 10_000, what: 'slow consumer counted' });
+  (slow.socket as unknown as { _socket: import('node:net').Socket })._socket.resume();
+  const closed = await slow.waitClosed(10_000);
+  t.equal(closed.code, 4008);
+  t.equal(closed.reason, 'slow consumer');
+  const got = slow.messages().map((f) => f.data as string);
+  t.ok(got.length < payloads.length, `the slow socket got a prefix (${got.length}/${payloads.length})`);
+  t.same(got, payloads.slice(0, got.length), 'a gap-free prefix: it resumes from its last id');
+  await fast.waitForMessages(payloads.length, 20_000);
+  t.equal(fast.messages().length, payloads.length, 'the healthy socket got everything');
+});
