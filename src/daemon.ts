@@ -29,6 +29,12 @@ import { WsTransport } from './transport/ws.js';
 
 const LATENCY_SAMPLE_EVERY = 64;
 
+/** Optional behaviour a supervisor plugs in (see src/supervisor/). */
+export interface DaemonHooks {
+  /** Text served by GET /metrics instead of this process's registry (a worker serves all workers' merged metrics). */
+  readonly metricsText?: () => Promise<string>;
+}
+
 /**
  * Composition root: the only module that knows the concrete classes. Builds the broker,
  * history, hub, router, transports and HTTP server from one Config; owns start, SIGHUP
@@ -47,9 +53,15 @@ export class Daemon {
   private readonly metrics: HeraldMetrics;
   private verifier: TokenVerifier;
   private draining = false;
+  private metricsServer: HttpServer | null = null;
   port = 0;
 
-  private constructor(config: Config, verifier: TokenVerifier, private readonly log: Logger) {
+  private constructor(
+    config: Config,
+    verifier: TokenVerifier,
+    private readonly log: Logger,
+    private readonly hooks: DaemonHooks,
+  ) {
     this.config = config;
     this.verifier = verifier;
     const classifier = new ClientClassifier(config.classes);
@@ -112,11 +124,12 @@ export class Daemon {
     this.routes();
   }
 
-  static async start(config: Config, log: Logger): Promise<Daemon> {
+  static async start(config: Config, log: Logger, hooks: DaemonHooks = {}): Promise<Daemon> {
     const verifier = await TokenVerifier.create(config.jwt);
-    const daemon = new Daemon(config, verifier, log);
+    const daemon = new Daemon(config, verifier, log, hooks);
     await daemon.broker.start(daemon.hub);
     daemon.port = await daemon.http.listen(config.server.host, config.server.port);
+    await daemon.listenMetrics();
     log.notice('listening', {
       host: config.server.host,
       port: daemon.port,
@@ -162,6 +175,20 @@ export class Daemon {
     http.fallback();
   }
 
+  /** `metrics.listen: host:port` serves /metrics on its own listener, away from client traffic. */
+  private async listenMetrics(): Promise<void> {
+    const { enabled, listen } = this.config.metrics;
+    if (!enabled || listen === '') return;
+    const colon = listen.lastIndexOf(':');
+    const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
+    const server = new HttpServer(this.log);
+    server.get('/metrics', (res, req) => this.serveMetrics(res, req));
+    server.fallback();
+    const port = await server.listen(host, Number(listen.slice(colon + 1)));
+    this.metricsServer = server;
+    this.log.notice('metrics listening', { host, port });
+  }
+
   private async serveMetrics(res: import('uWebSockets.js').HttpResponse, req: import('uWebSockets.js').HttpRequest): Promise<void> {
     const facts = readRequest(res, req, '');
     const allow = this.config.metrics.allow;
@@ -173,11 +200,16 @@ export class Daemon {
     res.onAborted(() => {
       aborted = true;
     });
-    const text = await this.metrics.text();
+    const text = await (this.hooks.metricsText ?? (() => this.metrics.text()))();
     if (aborted) return;
     res.cork(() => {
       res.writeStatus('200 OK').writeHeader('Content-Type', this.metrics.contentType).end(text);
     });
+  }
+
+  /** This process's registry as JSON, for a supervisor to merge across workers. */
+  metricsSnapshot(): Promise<unknown> {
+    return this.metrics.snapshot();
   }
 
   private authorizer(): Authorizer {
@@ -248,6 +280,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.http.stopListening();
+    this.metricsServer?.stopListening();
     this.sse.close();
     this.ws.close();
     this.poll.close();
