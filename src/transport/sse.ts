@@ -28,6 +28,7 @@ const STREAM_HEADERS: readonly (readonly [string, string])[] = [
 ];
 
 const TICK_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** An invalid Last-Event-ID still opens the stream; each channel then gets a reset. */
 const MALFORMED: Position = { epoch: '', seq: -1 };
@@ -42,11 +43,15 @@ class SseConnection implements Subscriber, Flushable {
   private queue: (Buffer | string)[] = [];
   private dirty = false;
   lastWriteMs: number;
+  /** Ends the stream at token expiry to the millisecond; the 1 s ticker would be up to 1 s late. */
+  expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly owner: SseTransport,
     readonly res: HttpResponse,
-    readonly facts: RequestFacts,
+    /** Only what outlives the handshake is kept: an idle stream should cost bytes, not kilobytes. */
+    readonly ip: string,
+    readonly origin: string,
     readonly routes: readonly Route[],
     readonly cls: ClientClassConfig,
     /** When the stream ends on its own, and why (lifetime or token expiry). */
@@ -198,13 +203,18 @@ export class SseTransport {
     const lifetimeEnd = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
     const tokenEnd = now + (auth.expiresAtMs - Date.now());
     const conn = new SseConnection(
-      this, res, facts, routes, cls,
+      this, res, facts.ip, facts.origin, routes, cls,
       Math.min(lifetimeEnd, tokenEnd), tokenEnd < lifetimeEnd ? 'token_expired' : 'lifetime',
       new UnsentBytes(ctx.limits.maxBufferedBytes), now,
     );
     (res as { heraldOpen?: boolean }).heraldOpen = true;
     res.onAborted(() => this.closed(conn, 'client'));
     this.connections.add(conn);
+    // Past setTimeout's 2^31-1 ms range Node fires at once: leave such far expiries to the ticker.
+    if (conn.deadlineReason === 'token_expired' && tokenEnd - now < MAX_TIMER_MS) {
+      conn.expiryTimer = setTimeout(() => this.guarded(() => this.reachedDeadline(conn)), Math.max(0, tokenEnd - now));
+      conn.expiryTimer.unref();
+    }
     this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
     ctx.stats.connectionOpened('sse', cls.name);
     const since = this.since(facts);
@@ -223,7 +233,7 @@ export class SseTransport {
     conn.res.cork(() => {
       conn.res.writeStatus(statusLine(200));
       for (const [k, v] of STREAM_HEADERS) conn.res.writeHeader(k, v);
-      for (const [k, v] of this.ctx.cors.headers(conn.facts.origin)) conn.res.writeHeader(k, v);
+      for (const [k, v] of this.ctx.cors.headers(conn.origin)) conn.res.writeHeader(k, v);
       const accepted = conn.res.write(body);
       conn.lastWriteMs = this.now();
       if (conn.unsent.record(body.length, accepted)) this.dropSlow(conn);
@@ -257,13 +267,14 @@ export class SseTransport {
   private closed(conn: SseConnection, reason: CloseReason): void {
     if (!conn.open) return;
     conn.open = false;
+    if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     (conn.res as { heraldOpen?: boolean }).heraldOpen = false;
     this.connections.delete(conn);
     const n = (this.perClass.get(conn.cls.name) ?? 1) - 1;
     if (n === 0) this.perClass.delete(conn.cls.name);
     else this.perClass.set(conn.cls.name, n);
     for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);
-    this.ctx.limiter.release(conn.facts.ip);
+    this.ctx.limiter.release(conn.ip);
     this.ctx.stats.connectionClosed('sse', reason);
   }
 
@@ -271,14 +282,27 @@ export class SseTransport {
     const now = this.now();
     for (const conn of this.connections) {
       if (now >= conn.deadlineMs) {
-        const final =
-          conn.deadlineReason === 'token_expired'
-            ? encodeSseControl('error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
-            : encodeSseComment('stream lifetime reached; reconnect to resume');
-        this.end(conn, conn.deadlineReason, final);
+        this.reachedDeadline(conn);
       } else if (conn.initial === null && now - conn.lastWriteMs >= conn.cls.heartbeatMs) {
         conn.enqueue(': hb\n\n');
       }
+    }
+  }
+
+  private reachedDeadline(conn: SseConnection): void {
+    const final =
+      conn.deadlineReason === 'token_expired'
+        ? encodeSseControl('error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
+        : encodeSseComment('stream lifetime reached; reconnect to resume');
+    this.end(conn, conn.deadlineReason, final);
+  }
+
+  /** Timer callbacks are a boundary (STYLE C): a throw is logged, the process keeps serving. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.ctx.log.error('sse timer failed', { err: err instanceof Error ? err : new Error(String(err)) });
     }
   }
 

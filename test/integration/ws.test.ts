@@ -157,12 +157,12 @@ t.test('malformed frames get their error and leave the socket usable; abuse clos
     t.same(await c.request({ type: 'ping' }, 'pong'), { type: 'pong' }, 'still usable');
   }
   t.equal((await c.subscribe(`${p}:ok`)).type, 'subscribed', 'subscribe still works');
-  // 15 bad frames so far (channel_invalid is not a malformed frame); the limit is 30.
+  // 15 malformed frames so far (channel_invalid is not one); the limit is 30, so the 16th more closes.
   for (let i = 0; i < 16; i++) c.send('bad');
   const closed = await c.waitClosed();
   t.equal(closed.code, 1008);
   t.equal(closed.reason, 'too many bad frames');
-  t.equal(c.frames.filter((f) => f.code === 'frame_invalid').length, 4 + 1 + 16 - 0 + 6 - 6 + 5, 'every bad frame answered');
+  t.equal(c.frames.filter((f) => f.code === 'frame_invalid').length, 12 + 16, 'every bad frame answered (12 frame_invalid cases, then 16)');
 });
 
 t.test('too many subscriptions on one connection', async (t) => {
@@ -213,4 +213,20 @@ t.test('a slow consumer is closed with 4008 after its last whole message; others
   t.same(got, payloads.slice(0, got.length), 'a gap-free prefix: it resumes from its last id');
   await fast.waitForMessages(payloads.length, 20_000);
   t.equal(fast.messages().length, payloads.length, 'the healthy socket got everything');
+});
+
+t.test('lifetime end closes with 4001 so the client reconnects and resumes', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, {
+    config: config(p).replace('- { name: desktop', '- { name: brief, lifetime: 1500ms, pollHold: 1s, heartbeat: 300ms, idle: 10s }\n    - { name: desktop'),
+  });
+  const c = await WsClient.open(`${h.wsUrl}/ws?client=brief&channel=${p}:life`);
+  t.teardown(() => c.close());
+  let pings = 0;
+  c.socket.on('ping', () => pings++);
+  await c.next((f) => f.type === 'subscribed');
+  const closed = await c.waitClosed(6000);
+  t.equal(closed.code, 4001);
+  t.ok(pings >= 1, `automatic pings at the class heartbeat (${pings})`);
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_connections_closed_total', 'transport="ws",reason="lifetime"') === 1, { timeoutMs: 3000, what: 'lifetime close counted' });
 });

@@ -1,0 +1,140 @@
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { poll, WsClient } from '../helpers/clients.js';
+import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
+import { sharedRedisUrl } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+
+const redisUrl = await sharedRedisUrl(t);
+const pub = new Redis(redisUrl);
+t.teardown(() => pub.quit());
+
+function config(prefix: string): string {
+  return `
+broker: { type: redis, url: "${redisUrl}", linger: 2s }
+channels:
+  - { pattern: "${prefix}:{name}", access: public, history: { size: 500, maxAge: 1m } }
+classes:
+  default: desktop
+  list:
+    - { name: desktop, lifetime: 300s, pollHold: 20s, heartbeat: 25s, idle: 120s }
+    - { name: tiny, lifetime: 300s, pollHold: 300ms, heartbeat: 25s, idle: 120s }
+limits: { pollBatchSize: 7 }
+cors: { origins: ["https://ok.example"] }
+log: { level: warn }
+`;
+}
+
+t.test('200 consecutive polls under a steady publish rate get every message once, in order', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:loop`;
+  // First poll without a cursor: held at the newest position, answered empty after the hold.
+  const first = await poll(h.url, [ch], { client: 'tiny' });
+  t.same(first.body.messages, []);
+  let cursor = first.body.cursor;
+  let polls = 0;
+  let published = 0;
+  let stop = false;
+  const sent: string[] = [];
+  const publisher = (async () => {
+    while (!stop) {
+      const m = `m${published++}`;
+      sent.push(m);
+      await pub.publish(ch, m);
+      await new Promise((r) => setTimeout(r, 4));
+    }
+  })();
+  const got: string[] = [];
+  const ids: string[] = [];
+  while (polls < 200) {
+    const a = await poll(h.url, [ch], { cursor, client: 'tiny' });
+    polls++;
+    if (a.status !== 200) t.fail(`poll ${polls}: HTTP ${a.status}`);
+    if (a.body.reset !== undefined) t.fail(`unexpected reset ${JSON.stringify(a.body.reset)}`);
+    for (const m of a.body.messages) {
+      got.push(m.data as string);
+      ids.push(m.id);
+    }
+    cursor = a.body.cursor;
+    if (polls === 200) stop = true;
+  }
+  await publisher;
+  // Drain what was published while the loop ended.
+  while (got.length < sent.length) {
+    const a = await poll(h.url, [ch], { cursor, client: 'tiny' });
+    for (const m of a.body.messages) got.push(m.data as string);
+    cursor = a.body.cursor;
+  }
+  t.ok(sent.length > 50, `published ${sent.length} messages during the loop`);
+  t.same(got, sent, 'every message exactly once, in order');
+  t.equal(new Set(ids).size, ids.length, 'no duplicate ids');
+});
+
+t.test('hold time honours the client class; headers; empty answer carries the head cursor', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:hold`;
+  const a = await poll(h.url, [ch], { client: 'tiny', headers: { Origin: 'https://ok.example' } });
+  t.ok(a.elapsedMs >= 290, `held ${Math.round(a.elapsedMs)}ms ≥ 300ms`);
+  t.ok(a.elapsedMs < 5000, 'loosely bounded');
+  t.equal(a.headers.get('cache-control'), 'no-store');
+  t.equal(a.headers.get('access-control-allow-origin'), 'https://ok.example');
+  t.match(a.headers.get('content-type'), /application\/json/);
+  t.match(a.body.cursor, /^[a-z0-9]+:\d+$/);
+  // A message published while held answers at once (well before the desktop class's 20s).
+  const held = poll(h.url, [ch], { cursor: a.body.cursor });
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 1, { timeoutMs: 5000, what: 'poll held' });
+  await pub.publish(ch, 'x');
+  const b = await held;
+  t.same(b.body.messages.map((m) => [m.channel, m.data]), [[ch, 'x']]);
+  t.equal(b.body.cursor.split(':')[0], a.body.cursor.split(':')[0]);
+  t.equal(b.body.cursor, b.body.messages[0]!.id, 'cursor at the head, which is the message');
+});
+
+t.test('history after the cursor is answered at once, cut at pollBatchSize', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:batch`;
+  // A WebSocket keeps the channel covered while nobody polls.
+  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => ws.close());
+  const subscribed = await ws.next((f) => f.type === 'subscribed');
+  for (let i = 0; i < 10; i++) await pub.publish(ch, `h${i}`);
+  await ws.waitForMessages(10);
+  const a = await poll(h.url, [ch], { cursor: subscribed.position! });
+  t.same(a.body.messages.map((m) => m.data), ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+  t.equal(a.body.cursor, a.body.messages[6]!.id, 'cursor is the last one sent');
+  const b = await poll(h.url, [ch], { cursor: a.body.cursor });
+  t.same(b.body.messages.map((m) => m.data), ['h7', 'h8', 'h9']);
+});
+
+t.test('cursor from another epoch or malformed: explicit reset, answered at once', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:r`;
+  const a = await poll(h.url, [ch], { cursor: 'zzzzother:12' });
+  t.same(a.body.reset, [{ channel: ch, reason: 'epoch' }]);
+  t.same(a.body.messages, []);
+  t.ok(a.elapsedMs < 5000);
+  const b = await poll(h.url, [ch], { cursor: 'garbage' });
+  t.same(b.body.reset, [{ channel: ch, reason: 'invalid' }]);
+  const c = await poll(h.url, []);
+  t.equal(c.status, 400);
+  t.equal((c.body as unknown as { error: { code: string } }).error.code, 'channel_required');
+});
+
+t.test('aborted polls leave no waiter behind', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const controllers = Array.from({ length: 5 }, () => new AbortController());
+  const pending = controllers.map((c, i) => poll(h.url, [`${p}:ab${i}`], { signal: c.signal }).catch((err: Error) => err.name));
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 5, { timeoutMs: 5000, what: '5 polls held' });
+  t.equal(metricValue(await scrape(h.url), 'herald_connections_open', 'transport="poll"'), 5);
+  for (const c of controllers) c.abort();
+  t.same(await Promise.all(pending), Array(5).fill('AbortError'));
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 0, { timeoutMs: 5000, what: 'no poll held' });
+  const m = await scrape(h.url);
+  t.equal(metricValue(m, 'herald_poll_holds_total', 'outcome="aborted"'), 5);
+  t.ok(!(metricValue(m, 'herald_connections_open', 'transport="poll"') > 0), 'no poll connection counted');
+});
