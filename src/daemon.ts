@@ -54,6 +54,7 @@ export class Daemon {
   private verifier: TokenVerifier;
   private draining = false;
   private metricsServer: HttpServer | null = null;
+  private readonly sweeper: NodeJS.Timeout;
   port = 0;
 
   private constructor(
@@ -83,6 +84,9 @@ export class Daemon {
         : new MemoryBroker(log);
     const history = new MemoryHistory();
     history.maxAgeMs = Math.max(1000, ...config.channels.map((r) => r.history.maxAgeMs));
+    // Busy channels expire on append; this frees the rings of channels that went quiet.
+    this.sweeper = setInterval(() => history.sweep(performance.now()), 30_000);
+    this.sweeper.unref();
     let hubRef: Hub | null = null;
     this.interest = new InterestTracker(
       {
@@ -281,6 +285,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.http.stopListening();
     this.metricsServer?.stopListening();
+    clearInterval(this.sweeper);
     this.sse.close();
     this.ws.close();
     this.poll.close();

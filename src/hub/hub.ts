@@ -125,7 +125,16 @@ export class Hub implements BrokerHandler {
     }
     if (!removed) return;
     this.subscriptionCount--;
-    this.o.interest.release(state.route.redisChannel, state.route.rule.lingerMs);
+    const redisChannel = state.route.redisChannel;
+    this.o.interest.release(redisChannel, state.route.rule.lingerMs);
+    // Interest that came and went within one turn emits no edge at all, so no unsubscribe
+    // edge will ever forget this state: drop it here, or client-chosen names would pile up.
+    if (!state.live && state.subscribers.size === 0 && state.pending.length === 0 && !this.o.interest.isDesired(redisChannel)) {
+      this.channels.delete(channel);
+      const group = this.byRedis.get(redisChannel)?.filter((s) => s !== state);
+      if (group === undefined || group.length === 0) this.byRedis.delete(redisChannel);
+      else this.byRedis.set(redisChannel, group);
+    }
   }
 
   /** What a subscriber joining `channel` now has missed since `since`. Channel must be live. */

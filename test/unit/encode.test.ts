@@ -1,0 +1,33 @@
+import t from 'tap';
+import { encodePollBody, encodePollElement } from '../../src/encode/poll.js';
+import { encodeSseComment, encodeSseControl, encodeSseEvent, encodeSseRetry, isSafeEventName } from '../../src/encode/sse.js';
+import { encodeWsMessage } from '../../src/encode/ws.js';
+
+t.test('SSE framing, byte exact', async (t) => {
+  t.equal(encodeSseEvent('e:1', '', 'hello'), 'id: e:1\ndata: hello\n\n');
+  t.equal(encodeSseEvent('e:2', 'post.deleted', '{}'), 'id: e:2\nevent: post.deleted\ndata: {}\n\n');
+  t.equal(encodeSseEvent('e:3', '', 'a\nb'), 'id: e:3\ndata: a\ndata: b\n\n');
+  t.equal(encodeSseEvent('e:4', '', 'a\r\nb\rc'), 'id: e:4\ndata: a\ndata: b\ndata: c\n\n', 'every line terminator splits');
+  t.equal(encodeSseEvent('e:5', '', '\n\nx\n'), 'id: e:5\ndata: \ndata: \ndata: x\ndata: \n\n');
+  t.equal(encodeSseEvent('e:6', '', ''), 'id: e:6\ndata: \n\n');
+  t.equal(encodeSseEvent('e:7', '', 'data: x'), 'id: e:7\ndata: data: x\n\n');
+  t.equal(encodeSseComment('hb\nx'), ': hb x\n\n', 'a comment cannot break out of its line');
+  t.equal(encodeSseRetry(1500.7), 'retry: 1500\n\n');
+  t.equal(encodeSseControl('reset', 'e:9', '{"a":1}'), 'id: e:9\nevent: reset\ndata: {"a":1}\n\n');
+  t.equal(encodeSseControl('reconnect', '', '{}'), 'event: reconnect\ndata: {}\n\n');
+});
+
+t.test('event names forwarded from payloads are restricted', async (t) => {
+  for (const ok of ['a', 'post.deleted', 'x:y-z_1']) t.ok(isSafeEventName(ok), ok);
+  for (const bad of ['', 'a b', 'a\nb', 'x'.repeat(65), 'é']) t.notOk(isSafeEventName(bad), JSON.stringify(bad));
+});
+
+t.test('poll element and WS envelope are built from the same JSON text', async (t) => {
+  const el = encodePollElement('c:"q"', 'e:1', '', '"text"');
+  t.same(JSON.parse(el), { channel: 'c:"q"', id: 'e:1', data: 'text' });
+  t.same(JSON.parse(encodeWsMessage(el)), { type: 'message', channel: 'c:"q"', id: 'e:1', data: 'text' });
+  const withEvent = encodePollElement('c', 'e:2', 'evt', '{"raw":true}');
+  t.same(JSON.parse(withEvent), { channel: 'c', id: 'e:2', event: 'evt', data: { raw: true } });
+  t.same(JSON.parse(encodePollBody([el, withEvent], 'e:2', [])), { messages: [JSON.parse(el), JSON.parse(withEvent)], cursor: 'e:2' });
+  t.same(JSON.parse(encodePollBody([], 'e:3', [{ channel: 'c', reason: 'epoch' }])), { messages: [], cursor: 'e:3', reset: [{ channel: 'c', reason: 'epoch' }] });
+});

@@ -1,0 +1,197 @@
+import t from 'tap';
+import type { RuleConfig } from '../../src/config/types.js';
+import { MemoryHistory } from '../../src/history/memory.js';
+import { Hub, type Ready } from '../../src/hub/hub.js';
+import { InterestTracker } from '../../src/hub/interest.js';
+import type { PreparedMessage } from '../../src/hub/message.js';
+import type { Broker, BrokerHandler, BrokerStatus } from '../../src/hub/ports.js';
+import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
+import { createLogger } from '../../src/log.js';
+import type { Route } from '../../src/rules/router.js';
+import { FakeScheduler } from '../helpers/fake-scheduler.js';
+
+/** A broker that records edges; the test decides when subscriptions go live. */
+class RecordingBroker implements Broker {
+  status: BrokerStatus = 'ready';
+  subscribed: string[][] = [];
+  unsubscribed: string[][] = [];
+  async start(_handler: BrokerHandler): Promise<void> {}
+  subscribe(list: readonly string[]): void {
+    this.subscribed.push([...list]);
+  }
+  unsubscribe(list: readonly string[]): void {
+    this.unsubscribed.push([...list]);
+  }
+  async publish(): Promise<number> {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+
+class Sink implements Subscriber {
+  readonly transport = 'sse' as const;
+  got: PreparedMessage[] = [];
+  resets: [string, ResetReason][] = [];
+  deliver(m: PreparedMessage): void {
+    this.got.push(m);
+  }
+  reset(channel: string, reason: ResetReason): void {
+    this.resets.push([channel, reason]);
+  }
+}
+
+const rule = (over: Partial<RuleConfig> = {}): RuleConfig => ({
+  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000 }, lingerMs: 1000,
+  access: { kind: 'public' }, publishScopes: [], ...over,
+});
+const route = (channel: string, r = rule(), redisChannel = channel): Route => ({ channel, redisChannel, rule: r, params: {} });
+
+function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; stats: { received: number; dropped: string[] } } {
+  const clock = new FakeScheduler();
+  const broker = new RecordingBroker();
+  const stats = { received: 0, dropped: [] as string[] };
+  let hub: Hub | null = null;
+  const interest = new InterestTracker({ subscribe: (l) => hub!.edges.subscribe(l), unsubscribe: (l) => hub!.edges.unsubscribe(l) }, clock);
+  hub = new Hub({
+    broker, history: new MemoryHistory(), interest, epoch: 'ep1', clock: () => clock.now, log: createLogger('silent'),
+    stats: { messageReceived: () => stats.received++, dropped: (r) => stats.dropped.push(r), observeLatency: () => {} },
+    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
+  });
+  return { hub, broker, clock, stats };
+}
+
+function subscribe(hub: Hub, sub: Subscriber, r: Route, since: { epoch: string; seq: number } | null = null): Ready[] {
+  const out: Ready[] = [];
+  hub.subscribe(sub, r, since, (ready) => out.push(ready));
+  return out;
+}
+
+t.test('ready waits for the broker; messages get increasing ids; one subscribe edge per channel', async (t) => {
+  const { hub, broker, clock } = setup();
+  const a = new Sink();
+  const b = new Sink();
+  const readyA = subscribe(hub, a, route('c:1'));
+  const readyB = subscribe(hub, b, route('c:1'));
+  t.equal(readyA.length, 0, 'not live yet');
+  clock.endTurn();
+  t.same(broker.subscribed, [['c:1']], 'one batched edge for two subscribers');
+  hub.onLive(['c:1']);
+  t.equal(readyA.length + readyB.length, 2);
+  hub.onMessage('c:1', Buffer.from('x'));
+  hub.onMessage('c:1', Buffer.from('y'));
+  t.same(a.got.map((m) => m.payload), ['x', 'y']);
+  t.equal(a.got[0], b.got[0], 'the same PreparedMessage object goes to every subscriber');
+  const [s1, s2] = a.got.map((m) => Number(m.id.split(':')[1]));
+  t.ok(s2! > s1!, 'ids increase');
+});
+
+t.test('replay after a position; eviction, epoch, future and malformed positions reset', async (t) => {
+  const { hub, clock } = setup();
+  const keeper = new Sink();
+  subscribe(hub, keeper, route('c:1'));
+  clock.endTurn();
+  hub.onLive(['c:1']);
+  for (const p of ['m1', 'm2', 'm3']) hub.onMessage('c:1', Buffer.from(p));
+  const first = keeper.got[0]!;
+  const late = subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq })[0]!;
+  t.same(late.replay.map((m) => m.payload), ['m2', 'm3']);
+  t.equal(late.reset, null);
+  hub.onMessage('c:1', Buffer.from('m4')); // evicts m1 (size 3)
+  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq - 1 })[0]!.reset, 'evicted');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'other', seq: 1 })[0]!.reset, 'epoch');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: 10_000 })[0]!.reset, 'invalid');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: '', seq: -1 })[0]!.reset, 'invalid');
+});
+
+t.test('a position from before coverage started is not_covered', async (t) => {
+  const { hub, clock } = setup();
+  const head = Number(hub.head().split(':')[1]);
+  const s = subscribe(hub, new Sink(), route('c:2'), { epoch: 'ep1', seq: head });
+  clock.endTurn();
+  hub.onLive(['c:2']);
+  t.equal(s[0]!.reset, 'not_covered', 'coverage takes a fresh seq, so an earlier position cannot claim it');
+});
+
+t.test('broker link loss: live subscribers get broker_gap once coverage returns', async (t) => {
+  const { hub, clock } = setup();
+  const a = new Sink();
+  subscribe(hub, a, route('c:1'));
+  clock.endTurn();
+  hub.onLive(['c:1']);
+  hub.onStatus('reconnecting');
+  t.equal(a.resets.length, 0, 'not yet: the reset is sent when the client can refetch and go on live');
+  hub.onMessage('c:1', Buffer.from('stale')); // not live: ignored
+  t.equal(a.got.length, 0);
+  hub.onLive(['c:1']);
+  t.same(a.resets, [['c:1', 'broker_gap']]);
+  hub.onMessage('c:1', Buffer.from('fresh'));
+  t.same(a.got.map((m) => m.payload), ['fresh']);
+});
+
+t.test('linger: unsubscribe edge only after the last subscriber plus linger; state forgotten', async (t) => {
+  const { hub, broker, clock } = setup();
+  const a = new Sink();
+  subscribe(hub, a, route('c:1'));
+  clock.endTurn();
+  hub.onLive(['c:1']);
+  hub.unsubscribe(a, 'c:1');
+  clock.endTurn();
+  t.same(broker.unsubscribed, []);
+  clock.advance(999);
+  clock.endTurn();
+  t.same(broker.unsubscribed, []);
+  clock.advance(1);
+  clock.endTurn();
+  t.same(broker.unsubscribed, [['c:1']]);
+  t.equal(hub.channelCount, 0);
+  t.equal(hub.subscriptions, 0);
+});
+
+t.test('interest that comes and goes in one turn leaves no state behind (linger 0)', async (t) => {
+  const { hub, broker, clock } = setup();
+  const r = route('c:x', rule({ lingerMs: 0 }));
+  const a = new Sink();
+  subscribe(hub, a, r);
+  hub.unsubscribe(a, 'c:x');
+  clock.endTurn();
+  t.same(broker.subscribed, []);
+  t.equal(hub.channelCount, 0);
+  const again = subscribe(hub, new Sink(), r);
+  clock.endTurn();
+  t.same(broker.subscribed, [['c:x']], 'a later subscriber still gets a subscribe edge');
+  hub.onLive(['c:x']);
+  t.equal(again.length, 1);
+});
+
+t.test('json rules: invalid dropped and counted, event name taken from the payload, oversize dropped', async (t) => {
+  const { hub, clock, stats } = setup();
+  const a = new Sink();
+  subscribe(hub, a, route('j:1', rule({ payload: 'json' })));
+  clock.endTurn();
+  hub.onLive(['j:1']);
+  hub.onMessage('j:1', Buffer.from('{"event":"post.edited","x":1}'));
+  hub.onMessage('j:1', Buffer.from('{oops'));
+  hub.onMessage('j:1', Buffer.from('{"event":"bad\\nname"}'));
+  hub.onMessage('j:1', Buffer.from(JSON.stringify({ big: 'x'.repeat(200) })));
+  t.same(a.got.map((m) => m.event), ['post.edited', '']);
+  t.equal(a.got[0]!.ws, '{"type":"message","channel":"j:1","id":"' + a.got[0]!.id + '","event":"post.edited","data":{"event":"post.edited","x":1}}');
+  t.same(stats.dropped, ['invalid_json', 'oversize']);
+  t.equal(stats.received, 4);
+});
+
+t.test('two client channels on one Redis channel share one subscription and one seq', async (t) => {
+  const { hub, broker, clock } = setup();
+  const a = new Sink();
+  const b = new Sink();
+  subscribe(hub, a, route('a:1', rule(), 'shared'));
+  subscribe(hub, b, route('b:1', rule({ payload: 'json' }), 'shared'));
+  clock.endTurn();
+  t.same(broker.subscribed, [['shared']]);
+  hub.onLive(['shared']);
+  hub.onMessage('shared', Buffer.from('"hi"'));
+  t.equal(a.got[0]!.channel, 'a:1');
+  t.equal(b.got[0]!.channel, 'b:1');
+  t.equal(a.got[0]!.seq, b.got[0]!.seq);
+  t.equal(a.got[0]!.dataJson, '"\\"hi\\""', 'text: JSON string');
+  t.equal(b.got[0]!.dataJson, '"hi"', 'json: raw');
+});
