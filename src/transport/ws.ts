@@ -4,14 +4,13 @@ import { decodeWsFrame, encodeWsControl, encodeWsError, isWsFrameProblem } from 
 import { HeraldError, type ErrorCodeName } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
 import { writeError } from '../http/server.js';
-import type { PreparedMessage } from '../hub/message.js';
 import { parsePosition, type Position } from '../hub/position.js';
-import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
 import { requestToken, type ChannelRouter } from './channels.js';
 import type { TransportContext } from './context.js';
 import type { CloseReason } from './stats.js';
+import { BufferBound, TopicGroup } from './ws-topics.js';
 
 /** Close codes a client sees (README "WebSocket close codes"). All but 1008 mean: reconnect and resume. */
 export const WS_CLOSE = { badFrames: 1008, restart: 1012, idle: 4000, lifetime: 4001, slowConsumer: 4008 } as const;
@@ -21,7 +20,7 @@ const TICK_MS = 1000;
 const SLACK_BYTES = 64 * 1024;
 const MALFORMED: Position = { epoch: '', seq: -1 };
 
-interface SocketSub {
+export interface SocketSub {
   readonly route: Route;
   readonly id: string | null;
   state: 'auth' | 'pending' | 'live';
@@ -30,7 +29,7 @@ interface SocketSub {
   expiresAtMs: number;
 }
 
-class WsConn {
+export class WsConn {
   ws: WebSocket<WsData> | null = null;
   open = false;
   readonly subs = new Map<string, SocketSub>();
@@ -39,91 +38,25 @@ class WsConn {
   nextExpiryMs = Infinity;
   lastPingMs: number;
 
+  /** `?channel=` / `?since=` of the upgrade, consumed when the socket opens. */
+  initial: { readonly channels: readonly string[]; readonly since: string | null } | null;
+
   constructor(
-    readonly facts: RequestFacts,
+    readonly ip: string,
+    facts: RequestFacts,
     readonly cls: ClientClassConfig,
     readonly token: string,
     public lastSeenMs: number,
     readonly deadlineMs: number,
   ) {
     this.lastPingMs = lastSeenMs;
+    const channels = facts.query.getAll('channel');
+    this.initial = channels.length === 0 ? null : { channels: [...new Set(channels)], since: facts.query.get('since') };
   }
 }
 
 interface WsData {
   readonly conn: WsConn;
-}
-
-/**
- * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
- * whatever the number of sockets on the topic (uWS fans out in C++).
- */
-class TopicGroup implements Subscriber {
-  readonly transport = 'ws' as const;
-  readonly members = new Set<WsConn>();
-  /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
-  pending: { conn: WsConn; sub: SocketSub; since: Position | null }[] = [];
-  ready = false;
-  releaseScheduled = false;
-
-  constructor(
-    readonly owner: WsTransport,
-    readonly route: Route,
-  ) {}
-
-  deliver(message: PreparedMessage): void {
-    this.owner.publish(this, message.ws, true);
-  }
-
-  reset(channel: string, reason: ResetReason, position: string): void {
-    this.owner.publish(this, encodeWsControl('reset', { channel, reason, position }), false);
-    this.owner.activatePending(this);
-  }
-
-  onReady(): void {
-    this.ready = true;
-    this.owner.activatePending(this);
-  }
-}
-
-/**
- * Keeps every socket's uWS buffer under the bound without one call per socket per message.
- *
- * uWS (this version, measured) SKIPS a published frame for a socket whose buffer is past
- * maxBackpressure and reports success, so a socket must be closed before it gets there.
- * Invariant, for every open socket: buffered ≤ maxSeen + since, where `since` counts bytes
- * sent since the last sweep. Before a publish could break `buffered ≤ 2 × limit`, a sweep
- * reads every socket's buffer once, closes those past `limit` (4008) and restarts the sums.
- * uWS maxBackpressure is 2 × limit + slack, so it never skips; healthy sockets drain to 0,
- * so a sweep runs about once per `limit` bytes published.
- */
-class BufferBound {
-  private maxSeen = 0;
-  private since = 0;
-
-  constructor(private readonly transport: WsTransport) {}
-
-  reserve(bytes: number, limit: number): void {
-    if (this.maxSeen + this.since + bytes > 2 * limit) this.sweep(limit);
-    this.since += bytes;
-  }
-
-  /** After direct sends to one socket: true when it is past the bound (caller drops it). */
-  checkOne(buffered: number, limit: number): boolean {
-    if (buffered > limit) return true;
-    this.maxSeen = Math.max(this.maxSeen, buffered - this.since);
-    return false;
-  }
-
-  private sweep(limit: number): void {
-    this.maxSeen = 0;
-    this.since = 0;
-    for (const conn of this.transport.connections) {
-      const buffered = conn.ws!.getBufferedAmount();
-      if (buffered > limit) this.transport.dropSlow(conn);
-      else if (buffered > this.maxSeen) this.maxSeen = buffered;
-    }
-  }
 }
 
 /**
@@ -197,7 +130,7 @@ export class WsTransport {
     const now = this.now();
     // ±10% jitter so sockets opened together do not all reconnect together.
     const deadline = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
-    const conn = new WsConn(facts, cls, requestToken(facts.authorization, facts.query.get('token')), now, deadline);
+    const conn = new WsConn(facts.ip, facts, cls, requestToken(facts.authorization, facts.query.get('token')), now, deadline);
     const protocol = facts.wsProtocol.split(',')[0]!.trim();
     res.upgrade<WsData>({ conn }, facts.wsKey, protocol, facts.wsExtensions, context);
   };
@@ -209,10 +142,12 @@ export class WsTransport {
     this.connections.add(conn);
     this.perClass.set(conn.cls.name, (this.perClass.get(conn.cls.name) ?? 0) + 1);
     this.ctx.stats.connectionOpened('ws', conn.cls.name);
-    const since = conn.facts.query.get('since');
-    for (const channel of new Set(conn.facts.query.getAll('channel'))) {
+    const initial = conn.initial;
+    conn.initial = null;
+    if (initial === null) return;
+    for (const channel of initial.channels) {
       if (!conn.open) return;
-      this.subscribe(conn, channel, since, null, null);
+      this.subscribe(conn, channel, initial.since, null, null);
     }
   }
 
@@ -413,7 +348,7 @@ export class WsTransport {
     if (n === 0) this.perClass.delete(conn.cls.name);
     else this.perClass.set(conn.cls.name, n);
     for (const sub of [...conn.subs.values()]) this.leave(conn, sub, false);
-    this.ctx.limiter.release(conn.facts.ip);
+    this.ctx.limiter.release(conn.ip);
     const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
     this.ctx.stats.connectionClosed('ws', reason);
   }

@@ -1,0 +1,79 @@
+import { encodeWsControl } from '../encode/ws.js';
+import type { PreparedMessage } from '../hub/message.js';
+import type { Position } from '../hub/position.js';
+import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import type { Route } from '../rules/router.js';
+import type { SocketSub, WsConn, WsTransport } from './ws.js';
+
+/**
+ * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
+ * whatever the number of sockets on the topic (uWS fans out in C++).
+ */
+export class TopicGroup implements Subscriber {
+  readonly transport = 'ws' as const;
+  readonly members = new Set<WsConn>();
+  /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
+  pending: { conn: WsConn; sub: SocketSub; since: Position | null }[] = [];
+  ready = false;
+  releaseScheduled = false;
+
+  constructor(
+    readonly owner: WsTransport,
+    readonly route: Route,
+  ) {}
+
+  deliver(message: PreparedMessage): void {
+    this.owner.publish(this, message.ws, true);
+  }
+
+  reset(channel: string, reason: ResetReason, position: string): void {
+    this.owner.publish(this, encodeWsControl('reset', { channel, reason, position }), false);
+    this.owner.activatePending(this);
+  }
+
+  onReady(): void {
+    this.ready = true;
+    this.owner.activatePending(this);
+  }
+}
+
+/**
+ * Keeps every socket's uWS buffer under the bound without one call per socket per message.
+ *
+ * uWS (this version, measured) SKIPS a published frame for a socket whose buffer is past
+ * maxBackpressure and reports success, so a socket must be closed before it gets there.
+ * Invariant, for every open socket: buffered ≤ maxSeen + since, where `since` counts bytes
+ * sent since the last sweep. Before a publish could break `buffered ≤ 2 × limit`, a sweep
+ * reads every socket's buffer once, closes those past `limit` (4008) and restarts the sums.
+ * uWS maxBackpressure is 2 × limit + slack, so it never skips; healthy sockets drain to 0,
+ * so a sweep runs about once per `limit` bytes published.
+ */
+export class BufferBound {
+  private maxSeen = 0;
+  private since = 0;
+
+  constructor(private readonly transport: WsTransport) {}
+
+  reserve(bytes: number, limit: number): void {
+    if (this.maxSeen + this.since + bytes > 2 * limit) this.sweep(limit);
+    this.since += bytes;
+  }
+
+  /** After direct sends to one socket: true when it is past the bound (caller drops it). */
+  checkOne(buffered: number, limit: number): boolean {
+    if (buffered > limit) return true;
+    this.maxSeen = Math.max(this.maxSeen, buffered - this.since);
+    return false;
+  }
+
+  private sweep(limit: number): void {
+    this.maxSeen = 0;
+    this.since = 0;
+    for (const conn of this.transport.connections) {
+      const buffered = conn.ws!.getBufferedAmount();
+      if (buffered > limit) this.transport.dropSlow(conn);
+      else if (buffered > this.maxSeen) this.maxSeen = buffered;
+    }
+  }
+}
+
