@@ -25,9 +25,10 @@ const decoder = new TextDecoder();
 export function readRequest(res: HttpResponse, req: HttpRequest, trustedIpHeader: string): RequestFacts {
   let ip = '';
   if (trustedIpHeader !== '') {
-    // X-Forwarded-For style: the left-most entry is the original client.
+    // The right-most entry is the one our trusted proxy appended; anything left of it came
+    // from the client (nginx $proxy_add_x_forwarded_for keeps a client-sent header).
     const forwarded = req.getHeader(trustedIpHeader);
-    if (forwarded !== '') ip = forwarded.split(',')[0]!.trim();
+    if (forwarded !== '') ip = forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
   }
   if (ip === '') ip = decoder.decode(res.getRemoteAddressAsText());
   return {

@@ -142,7 +142,9 @@ export class PollTransport {
     this.waiters.add(waiter);
     this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
     ctx.stats.connectionOpened('poll', cls.name);
-    waiter.timer = setTimeout(() => this.answer(waiter, 'timeout'), cls.pollHoldMs);
+    // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
+    const holdMs = Math.min(cls.pollHoldMs, Math.max(0, auth.expiresAtMs - Date.now()));
+    waiter.timer = setTimeout(() => this.answer(waiter, 'timeout'), holdMs);
     for (const route of routes) {
       if (!waiter.open) break;
       ctx.hub.subscribe(waiter, route, since, (ready) => waiter.onReady(route, ready));

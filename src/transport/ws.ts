@@ -36,6 +36,8 @@ export class WsConn {
   badFrames = 0;
   closeReason: CloseReason = 'client';
   nextExpiryMs = Infinity;
+  /** Fires at nextExpiryMs: the 1 s ticker alone could end a subscription up to 1 s late. */
+  expiryTimer: NodeJS.Timeout | null = null;
   lastPingMs: number;
 
   /** `?channel=` / `?since=` of the upgrade, consumed when the socket opens. */
@@ -215,7 +217,7 @@ export class WsTransport {
     }
     if (Number.isFinite(auth.expiresAtMs)) {
       sub.expiresAtMs = this.now() + (auth.expiresAtMs - Date.now());
-      conn.nextExpiryMs = Math.min(conn.nextExpiryMs, sub.expiresAtMs);
+      if (sub.expiresAtMs < conn.nextExpiryMs) this.scheduleExpiry(conn, sub.expiresAtMs);
     }
     sub.state = 'pending';
     let group = this.groups.get(channel);
@@ -348,6 +350,7 @@ export class WsTransport {
     if (n === 0) this.perClass.delete(conn.cls.name);
     else this.perClass.set(conn.cls.name, n);
     for (const sub of [...conn.subs.values()]) this.leave(conn, sub, false);
+    if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     this.ctx.limiter.release(conn.ip);
     const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
     this.ctx.stats.connectionClosed('ws', reason);
@@ -371,11 +374,26 @@ export class WsTransport {
   }
 
   private expire(conn: WsConn, now: number): void {
-    conn.nextExpiryMs = Infinity;
+    let next = Infinity;
     for (const sub of [...conn.subs.values()]) {
       if (sub.expiresAtMs <= now) this.endSubscription(conn, sub, 'token_expired');
-      else conn.nextExpiryMs = Math.min(conn.nextExpiryMs, sub.expiresAtMs);
+      else next = Math.min(next, sub.expiresAtMs);
     }
+    this.scheduleExpiry(conn, next);
+  }
+
+  private scheduleExpiry(conn: WsConn, atMs: number): void {
+    if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
+    conn.expiryTimer = null;
+    conn.nextExpiryMs = atMs;
+    const delay = atMs - this.now();
+    // Past setTimeout's range the ticker catches it (Node would fire such a timer at once).
+    if (!Number.isFinite(atMs) || delay > 2 ** 31 - 1) return;
+    conn.expiryTimer = setTimeout(() => {
+      conn.expiryTimer = null;
+      if (conn.open) conn.ws!.cork(() => this.expire(conn, this.now()));
+    }, Math.max(0, delay));
+    conn.expiryTimer.unref();
   }
 
   /** Closes every socket with 1012, spread evenly over `windowMs`; resolves when all are gone. */
