@@ -28,12 +28,18 @@ export function writeError(res: HttpResponse, err: HeraldError, headers: readonl
   res.end(JSON.stringify(err.toJSON()));
 }
 
-export function writeJson(res: HttpResponse, status: number, body: string, headers: readonly (readonly [string, string])[] = []): void {
+export function writeJson(
+  res: HttpResponse,
+  status: number,
+  body: string,
+  headers: readonly (readonly [string, string])[] = [],
+  closeConnection = false,
+): void {
   res.writeStatus(statusLine(status));
   for (const [k, v] of headers) res.writeHeader(k, v);
   res.writeHeader('Content-Type', 'application/json');
   res.writeHeader('Cache-Control', 'no-store');
-  res.end(body);
+  res.end(body, closeConnection);
 }
 
 const REASONS: Record<number, string> = {

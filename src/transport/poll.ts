@@ -3,16 +3,17 @@ import type { ClientClassConfig } from '../config/types.js';
 import { encodePollBody, type PollReset } from '../encode/poll.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { writeError, writeJson } from '../http/server.js';
+import { writeJson } from '../http/server.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { parsePosition, type Position } from '../hub/position.js';
 import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
-import { requestToken, resolveChannels, type ChannelRouter } from './channels.js';
+import type { ChannelRouter } from './channels.js';
 import type { TransportContext } from './context.js';
 import type { PollOutcome } from './stats.js';
+import { admitRequest } from './admission.js';
 
 /** A malformed cursor still gets an answer: every channel resets with reason `invalid`. */
 const MALFORMED: Position = { epoch: '', seq: -1 };
@@ -102,37 +103,18 @@ export class PollTransport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const ctx = this.ctx;
-    const facts = readRequest(res, req, ctx.trustedIpHeader);
-    const cors = ctx.cors.headers(facts.origin);
-    if (this.draining) return this.refuse(res, new HeraldError('draining'), cors);
-    const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
-    if (routes instanceof HeraldError) return this.refuse(res, routes, cors);
-    if (!ctx.limiter.admit(facts.ip)) return this.refuse(res, new HeraldError('too_many_connections'), cors);
-    const auth = ctx.authorize(routes, requestToken(facts.authorization, facts.query.get('token')));
-    if (!(auth instanceof Promise)) return this.accept(res, facts, routes, auth);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-      ctx.limiter.release(facts.ip);
-    });
-    return auth.then((result) => {
-      if (!aborted) res.cork(() => this.accept(res, facts, routes, result));
-    });
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+    if (this.draining) {
+      // Not an error status: an empty answer that keeps the client's position, on a
+      // connection that closes so the next poll lands on another process.
+      const cursor = facts.query.get('cursor') || this.ctx.hub.head();
+      return writeJson(res, 200, encodePollBody([], cursor, []), this.ctx.cors.headers(facts.origin), true);
+    }
+    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
   };
-
-  private refuse(res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
-    this.ctx.stats.clientError(err.code);
-    writeError(res, err, cors);
-  }
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const ctx = this.ctx;
-    if (auth.error !== null) {
-      ctx.limiter.release(facts.ip);
-      this.refuse(res, auth.error, ctx.cors.headers(facts.origin));
-      return;
-    }
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const cursorText = facts.query.get('cursor') ?? '';
     const since = cursorText === '' ? null : (parsePosition(cursorText) ?? MALFORMED);

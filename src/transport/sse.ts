@@ -3,7 +3,7 @@ import type { ClientClassConfig } from '../config/types.js';
 import { encodeSseComment, encodeSseControl, encodeSseRetry } from '../encode/sse.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { statusLine, writeError } from '../http/server.js';
+import { statusLine } from '../http/server.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { parsePosition, type Position } from '../hub/position.js';
@@ -11,10 +11,11 @@ import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
 import { UnsentBytes } from './backpressure.js';
-import { requestToken, resolveChannels, type ChannelRouter } from './channels.js';
+import type { ChannelRouter } from './channels.js';
 import type { TransportContext } from './context.js';
 import { FlushQueue, type Flushable } from './flush.js';
 import type { CloseReason } from './stats.js';
+import { admitRequest } from './admission.js';
 
 /**
  * Headers that keep every hop from buffering or caching the stream:
@@ -166,37 +167,13 @@ export class SseTransport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const ctx = this.ctx;
-    const facts = readRequest(res, req, ctx.trustedIpHeader);
-    const cors = ctx.cors.headers(facts.origin);
-    const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
-    if (routes instanceof HeraldError) return this.refuse(res, routes, cors);
-    if (!ctx.limiter.admit(facts.ip)) return this.refuse(res, new HeraldError('too_many_connections'), cors);
-    const token = requestToken(facts.authorization, facts.query.get('token'));
-    const auth = ctx.authorize(routes, token);
-    if (!(auth instanceof Promise)) return this.accept(res, facts, routes, auth);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-      ctx.limiter.release(facts.ip);
-    });
-    return auth.then((result) => {
-      if (!aborted) res.cork(() => this.accept(res, facts, routes, result));
-    });
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+    if (this.draining) return this.sendElsewhere(res, facts.origin);
+    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
   };
-
-  private refuse(res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
-    this.ctx.stats.clientError(err.code);
-    writeError(res, err, cors);
-  }
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const ctx = this.ctx;
-    if (auth.error !== null) {
-      ctx.limiter.release(facts.ip);
-      this.refuse(res, auth.error, ctx.cors.headers(facts.origin));
-      return;
-    }
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const now = this.now();
     // ±10% jitter so streams opened together do not all reconnect together.
@@ -225,6 +202,18 @@ export class SseTransport {
     const text = facts.lastEventId !== '' ? facts.lastEventId : (facts.query.get('lastEventId') ?? '');
     if (text === '') return null;
     return parsePosition(text) ?? MALFORMED;
+  }
+
+  /**
+   * A request that reaches a draining process (a keep-alive connection opened before the
+   * drain): no error status, which EventSource would treat as fatal, but a stream that tells
+   * the client to reconnect at once, over a new connection that lands on another process.
+   */
+  private sendElsewhere(res: HttpResponse, origin: string): void {
+    res.writeStatus(statusLine(200));
+    for (const [k, v] of STREAM_HEADERS) res.writeHeader(k, v);
+    for (const [k, v] of this.ctx.cors.headers(origin)) res.writeHeader(k, v);
+    res.end(encodeSseRetry(500) + encodeSseControl('reconnect', '', '{"reason":"draining"}'), true);
   }
 
   /** Every channel is live: write the head of the stream. */

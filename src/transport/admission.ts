@@ -1,0 +1,43 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import { HeraldError } from '../errors.js';
+import type { RequestFacts } from '../http/request.js';
+import { writeError } from '../http/server.js';
+import type { Route } from '../rules/router.js';
+import type { AuthResult } from './authorize.js';
+import { requestToken, resolveChannels } from './channels.js';
+import type { TransportContext } from './context.js';
+
+export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
+
+/**
+ * The front half every HTTP subscribe request (SSE, poll) shares: channels → routes, the
+ * per-IP slot, then the authorizer. Public routes decide synchronously, in the handler's
+ * own cork; a token check awaits with onAborted attached first. On success the IP slot is
+ * held and `admitted` owns releasing it; every refusal is answered and counted here.
+ */
+export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted): void | Promise<void> {
+  const cors = ctx.cors.headers(facts.origin);
+  const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
+  if (routes instanceof HeraldError) return refuse(ctx, res, routes, cors);
+  if (!ctx.limiter.admit(facts.ip)) return refuse(ctx, res, new HeraldError('too_many_connections'), cors);
+  const settle = (auth: AuthResult): void => {
+    if (auth.error === null) return admitted(routes, auth);
+    ctx.limiter.release(facts.ip);
+    refuse(ctx, res, auth.error, cors);
+  };
+  const auth = ctx.authorize(routes, requestToken(facts.authorization, facts.query.get('token')));
+  if (!(auth instanceof Promise)) return settle(auth);
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+    ctx.limiter.release(facts.ip);
+  });
+  return auth.then((result) => {
+    if (!aborted) res.cork(() => settle(result));
+  });
+}
+
+export function refuse(ctx: TransportContext, res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
+  ctx.stats.clientError(err.code);
+  writeError(res, err, cors);
+}
