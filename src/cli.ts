@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { explainAccess } from './auth/explain.js';
 import { TokenVerifier } from './auth/jwt.js';
 import { describeConfig } from './config/describe.js';
@@ -8,6 +9,9 @@ import type { Config, LogLevel } from './config/types.js';
 import { Daemon } from './daemon.js';
 import { createLogger, type Logger } from './log.js';
 import { Router } from './rules/router.js';
+import { WORKER_ENV } from './supervisor/ipc.js';
+import { Supervisor } from './supervisor/supervisor.js';
+import { WorkerLink } from './supervisor/worker-link.js';
 
 /** Exit codes: 0 ok, 1 configuration problem (do not restart), 2 runtime failure. */
 export const EXIT_OK = 0;
@@ -28,7 +32,9 @@ function parsePort(value: string): number {
   return n;
 }
 
+/** `auto` is the number of cores; the default stays 1 (embedded use and tests rely on one process). */
 function parseWorkers(value: string): number {
+  if (value === 'auto') return availableParallelism();
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('must be an integer 1..256');
   return n;
@@ -56,7 +62,7 @@ export function buildCli(io: CliIo): Command {
     .option('--port <port>', 'listen port, 0 for any free port (overrides server.port)', parsePort)
     .option('--redis <url>', 'use the Redis broker at this URL (overrides broker.type and broker.url)')
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent (overrides log.level)')
-    .option('--workers <n>', 'processes sharing the port (SO_REUSEPORT); default 1', parseWorkers)
+    .option('--workers <n>', 'processes sharing the port (SO_REUSEPORT), or `auto` for one per core; default 1', parseWorkers)
     .action(async (opts: { config?: string; host?: string; port?: number; redis?: string; logLevel?: string; workers?: number }) => {
       const file = opts.config ?? io.env.HERALD_CONFIG ?? null;
       const overrides: ConfigOverrides = {
@@ -68,7 +74,20 @@ export function buildCli(io: CliIo): Command {
       const config = load(io, file, overrides);
       if (config === null) return io.exit(EXIT_CONFIG);
       const log = createLogger(config.log.level);
-      await runDaemon(io, config, log, () => load(io, file, overrides));
+      const reload = (): Config | null => load(io, file, overrides);
+      const isWorker = (io.env[WORKER_ENV] ?? '') !== '';
+      if ((opts.workers ?? 1) > 1 && !isWorker) {
+        const workerArgs = [
+          'start',
+          ...(file !== null ? ['--config', file] : []),
+          ...(opts.host !== undefined ? ['--host', opts.host] : []),
+          ...(opts.redis !== undefined ? ['--redis', opts.redis] : []),
+          ...(opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : []),
+        ];
+        await runSupervisor(io, config, log, opts.workers ?? 1, workerArgs, reload);
+        return;
+      }
+      await runDaemon(io, config, log, reload, isWorker);
     });
 
   program
@@ -94,7 +113,8 @@ export function buildCli(io: CliIo): Command {
       const verifier = await TokenVerifier.create(config.jwt);
       const router = new Router(config.channels, config.limits.maxChannelLength);
       const result = await explainAccess(router, verifier, opts.channel, opts.token ?? '', Date.now());
-      io.out(result.lines.join('\n') + '\n' + (result.allowed ? 'allowed' : 'denied') + '\n');
+      // explainAccess's last line is the verdict (allowed / denied: why).
+      io.out(result.lines.join('\n') + '\n');
       io.exit(result.allowed ? EXIT_OK : EXIT_CONFIG);
     });
 
@@ -102,8 +122,21 @@ export function buildCli(io: CliIo): Command {
 }
 
 /** Runs until SIGTERM/SIGINT (drain, then stop) ; SIGHUP reloads the config file. */
-async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => Config | null): Promise<void> {
-  const daemon = await Daemon.start(config, log);
+async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => Config | null, isWorker: boolean): Promise<void> {
+  // A worker serves every worker's merged metrics, gathered by the supervisor over IPC.
+  const link =
+    isWorker && process.send !== undefined
+      ? new WorkerLink(
+          {
+            send: (message) => process.connected && (process.send?.(message) ?? false),
+            on: (event, listener) => process.on(event, listener),
+            off: (event, listener) => process.off(event, listener),
+          },
+          log,
+        )
+      : null;
+  const daemon = await Daemon.start(config, log, link !== null ? { metricsText: link.metricsText } : {});
+  link?.attach(() => daemon.metricsSnapshot());
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -122,6 +155,8 @@ async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => C
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // The supervisor is gone (killed): nobody would restart or scrape us, so drain and leave.
+  if (link !== null) process.once('disconnect', () => shutdown('disconnect'));
   process.on('SIGHUP', () => {
     const next = reload();
     if (next === null) {
@@ -130,6 +165,40 @@ async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => C
     }
     daemon.reload(next).catch((err: unknown) => log.error('config reload failed; the old config stays in force', { err: err as Error }));
   });
+}
+
+/** `--workers N` with N > 1: this process only supervises; the workers run the daemon. */
+async function runSupervisor(
+  io: CliIo,
+  config: Config,
+  log: Logger,
+  workers: number,
+  workerArgs: readonly string[],
+  reload: () => Config | null,
+): Promise<void> {
+  if (config.broker.kind === 'memory') {
+    log.warn('several workers with the memory broker: a message published to one worker reaches only its clients; use Redis (broker.type: redis)', { workers });
+  }
+  const supervisor = new Supervisor({
+    workers,
+    host: config.server.host,
+    port: config.server.port,
+    workerArgs,
+    env: io.env,
+    drainDeadlineMs: config.drain.deadlineMs,
+    log,
+  });
+  process.on('SIGTERM', () => supervisor.drain('SIGTERM'));
+  process.on('SIGINT', () => supervisor.drain('SIGINT'));
+  process.on('SIGHUP', () => {
+    // Validated once here so a bad file is reported once, not once per worker.
+    if (reload() === null) {
+      log.error('config reload refused: the file has errors (printed above); the old config stays in force');
+      return;
+    }
+    supervisor.reload();
+  });
+  io.exit(await supervisor.run());
 }
 
 function readVersion(): string {

@@ -17,9 +17,10 @@ export interface ConfigOverrides {
 
 /**
  * The HERALD_* variables Herald reads. Any other HERALD_* variable is most likely a typo and
- * gets a warning (centrifugo `checkEnvironmentVars`). HERALD_CONFIG is read by the CLI.
+ * gets a warning (centrifugo `checkEnvironmentVars`). HERALD_CONFIG is read by the CLI;
+ * HERALD_WORKER is set by the supervisor in its workers (src/supervisor/ipc.ts).
  */
-export const HERALD_ENV_VARS = ['HERALD_HOST', 'HERALD_PORT', 'HERALD_LOG_LEVEL', 'HERALD_REDIS_URL', 'HERALD_CONFIG'] as const;
+export const HERALD_ENV_VARS = ['HERALD_HOST', 'HERALD_PORT', 'HERALD_LOG_LEVEL', 'HERALD_REDIS_URL', 'HERALD_CONFIG', 'HERALD_WORKER'] as const;
 
 /** Label used in issues when there is no file (embedded defaults). */
 const DEFAULTS_LABEL = '<defaults>';

@@ -87,7 +87,7 @@ jwt: { algorithms: [HS256], secret: "\${SECRET}" }
   const cases: [string, string, string | undefined, number, RegExp[]][] = [
     ['public channel, no token', 'public:x', undefined, 0, [/rule: public:\{name\} \(public\)/, /^allowed$/m]],
     ['own user channel', 'user:42', token, 0, [/condition sub == \{userId\}: passed/, /token: valid \(sub=42/, /^allowed$/m]],
-    ["another user's channel", 'user:43', token, 1, [/condition sub == \{userId\}: FAILED/, /denied: token_forbidden/, /^denied$/m]],
+    ["another user's channel", 'user:43', token, 1, [/condition sub == \{userId\}: FAILED/, /denied: token_forbidden/, /^denied: token_forbidden/m]],
     ['token channel without a token', 'user:42', undefined, 1, [/token: none given/, /denied: token_missing/]],
     ['expired token', 'user:42', expired, 1, [/token: refused \(token_expired/, /denied: token_expired/]],
     ['tampered token', 'user:42', token.slice(0, -3) + 'AAA', 1, [/denied: token_signature_invalid/]],
@@ -100,6 +100,7 @@ jwt: { algorithms: [HS256], secret: "\${SECRET}" }
     const r = await access(channel, tok);
     t.equal(r.code, code, `${what}: exit ${code}`);
     for (const re of patterns) t.match(r.out, re, `${what}: ${re}`);
+    t.equal((r.out.match(/^(allowed|denied)\b/gm) ?? []).length, 1, `${what}: one verdict line`);
     if (tok !== undefined) t.notOk((r.out + r.err).includes(tok), `${what}: the token is not printed`);
     t.notOk((r.out + r.err).includes(TEST_SECRET), `${what}: the secret is not printed`);
   }

@@ -1,0 +1,136 @@
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { startHerald, uniquePrefix, type HeraldProcess } from '../helpers/herald.js';
+import { freePort, sharedRedisUrl } from '../helpers/redis.js';
+import { RawSse, type SseEvent } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
+
+const redisUrl = await sharedRedisUrl(t);
+const pub = new Redis(redisUrl);
+t.teardown(() => pub.quit());
+
+const config = (prefix: string): string => `
+broker: { type: redis, url: "${redisUrl}", linger: 300ms }
+channels:
+  - { pattern: "${prefix}:{name}", access: public, history: { size: 50, maxAge: 1m } }
+drain: { window: 300ms, deadline: 5s }
+log: { level: info }
+`;
+
+/** How one stream (one connection) of a ResumingClient began and ended. */
+interface Session {
+  readonly status: number;
+  readonly sentLastEventId: string;
+  readonly events: SseEvent[];
+}
+
+/**
+ * What a browser's EventSource does, made observable: on a graceful end it reconnects with
+ * Last-Event-ID set to the last id it saw (a message's or a reset's).
+ */
+class ResumingClient {
+  readonly sessions: Session[] = [];
+  /** A reconnect that failed while the client was still meant to run. */
+  failure: Error | null = null;
+  private current: RawSse | null = null;
+  private stopped = false;
+
+  constructor(private readonly url: string) {}
+
+  async start(): Promise<void> {
+    const stream = await RawSse.open(this.url, this.lastId === '' ? {} : { 'last-event-id': this.lastId });
+    const session: Session = { status: stream.status, sentLastEventId: this.lastId, events: stream.events };
+    this.sessions.push(session);
+    this.current = stream;
+    void stream.until(() => stream.ended, 60_000, 'end').then(() => {
+      if (this.stopped) return;
+      this.start().catch((err: unknown) => {
+        // After stop() (teardown kills the daemons) a failed reconnect is expected.
+        if (!this.stopped) this.failure = err instanceof Error ? err : new Error(String(err));
+      });
+    });
+    await stream.until(() => stream.retry !== null, 10_000, 'stream start');
+  }
+
+  /** Every message payload received, over all sessions. */
+  payloads(): string[] {
+    return this.sessions.flatMap((s) => s.events.filter((e) => e.event === 'message').map((e) => e.data));
+  }
+
+  /** The id EventSource would send: the last non-empty one seen on any stream. */
+  get lastId(): string {
+    for (let i = this.sessions.length - 1; i >= 0; i--) {
+      const events = this.sessions[i]!.events;
+      for (let j = events.length - 1; j >= 0; j--) {
+        const id = events[j]!.id;
+        if (id !== null && id !== '') return id;
+      }
+    }
+    return '';
+  }
+
+  get epoch(): string {
+    return this.lastId.split(':')[0] ?? '';
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.close();
+  }
+}
+
+function epochOf(h: HeraldProcess): string {
+  const line = h.logs().split('\n').find((l) => l.includes('"msg":"listening"'))!;
+  return (JSON.parse(line) as { epoch: string }).epoch;
+}
+
+t.test('rolling restart of two processes on one port: every client reconnects and resumes or is told to reset', async (t) => {
+  const p = uniquePrefix();
+  const channel = `${p}:roll`;
+  const port = await freePort();
+  const a = await startHerald(t, { config: config(p), port });
+  const b = await startHerald(t, { config: config(p), port });
+  t.equal(b.port, a.port, 'both processes listen on the same port (SO_REUSEPORT)');
+
+  const clients = Array.from({ length: 12 }, () => new ResumingClient(`${a.url}/sse?channel=${channel}`));
+  t.teardown(() => clients.forEach((c) => c.stop()));
+  for (const c of clients) await c.start();
+  await pub.publish(channel, 'm1');
+  await waitFor(() => clients.every((c) => c.payloads().includes('m1')), { timeoutMs: 5000, what: 'm1 everywhere' });
+  const onA = clients.filter((c) => c.epoch === epochOf(a));
+  const onB = clients.filter((c) => c.epoch === epochOf(b));
+  t.equal(onA.length + onB.length, clients.length, 'each client is on one of the two processes');
+  t.ok(onA.length > 0 && onB.length > 0, `the kernel spread the clients (${onA.length} on A, ${onB.length} on B)`);
+
+  // Step 1: A goes away; its clients move to B.
+  t.equal(await a.stop('SIGTERM', 15_000), 0, 'A drained and exited 0');
+  await waitFor(() => onA.every((c) => c.sessions.length === 2 && c.epoch === epochOf(b)), { timeoutMs: 10_000, what: "A's clients on B" });
+  await pub.publish(channel, 'm2');
+  await waitFor(() => clients.every((c) => c.payloads().includes('m2')), { timeoutMs: 5000, what: 'm2 everywhere' });
+
+  // Step 2: a new A' joins, then B goes away; everyone ends up on A'.
+  const a2 = await startHerald(t, { config: config(p), port });
+  t.equal(await b.stop('SIGTERM', 15_000), 0, 'B drained and exited 0');
+  await waitFor(() => clients.every((c) => c.epoch === epochOf(a2)), { timeoutMs: 10_000, what: "everyone on A'" });
+  await pub.publish(channel, 'm3');
+  await waitFor(() => clients.every((c) => c.payloads().includes('m3')), { timeoutMs: 5000, what: 'm3 everywhere' });
+
+  for (const c of clients) {
+    t.same(c.payloads(), ['m1', 'm2', 'm3'], 'every message published while connected arrived once');
+    t.ok(c.sessions.every((s) => s.status === 200), 'no error status on any reconnect');
+    for (const [i, s] of c.sessions.entries()) {
+      if (i === 0) continue;
+      const prev = c.sessions[i - 1]!;
+      t.equal(prev.events.at(-1)?.event, 'reconnect', 'the previous stream ended with a reconnect event');
+      t.not(s.sentLastEventId, '', 'reconnected with Last-Event-ID');
+      const first = s.events[0]!;
+      // Ids carry the process epoch: another process cannot replay them, so it says reset.
+      t.equal(first.event, 'reset', 'told to reset');
+      t.same(JSON.parse(first.data), { channel, reason: 'epoch' });
+    }
+  }
+  t.ok(clients.every((c) => c.failure === null), 'no reconnect failed');
+  clients.forEach((c) => c.stop());
+  t.equal(onA[0]!.sessions.length, 3, "A's clients moved twice");
+  t.equal(onB[0]!.sessions.length, 2, "B's clients moved once");
+});
