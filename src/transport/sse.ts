@@ -281,7 +281,7 @@ export class SseTransport {
   private reachedDeadline(conn: SseConnection): void {
     const final =
       conn.deadlineReason === 'token_expired'
-        ? encodeSseControl('error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
+        ? encodeSseControl('stream-error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
         : encodeSseComment('stream lifetime reached; reconnect to resume');
     this.end(conn, conn.deadlineReason, final);
   }
@@ -331,7 +331,7 @@ export class SseTransport {
         const next = router.route(route.channel);
         if (next instanceof HeraldError || next.redisChannel !== route.redisChannel) {
           const code = next instanceof HeraldError ? next.code : 'channel_denied';
-          this.end(conn, 'policy', encodeSseControl('error', '', JSON.stringify({ code, channel: route.channel })));
+          this.end(conn, 'policy', encodeSseControl('stream-error', '', JSON.stringify({ code, channel: route.channel })));
           ended++;
           break;
         }

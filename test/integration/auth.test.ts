@@ -113,7 +113,7 @@ t.test('a token expiring mid-stream ends protected subscriptions within one seco
   const wsEnd = ws.next((f) => f.type === 'unsubscribed' && f.channel === 'user:u1', 0, 6000).then(() => Date.now());
   const [sseAt, wsAt] = await Promise.all([sseEnd, wsEnd]);
 
-  const error = sse.events.find((e) => e.event === 'error');
+  const error = sse.events.find((e) => e.event === 'stream-error');
   t.ok(error !== undefined, 'SSE stream ends with an error event');
   t.equal((JSON.parse(error?.data ?? '{}') as { code?: string }).code, 'token_expired');
   const expMs = exp * 1000;

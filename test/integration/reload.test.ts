@@ -47,7 +47,7 @@ t.test('SIGHUP with a valid file: new rules apply, open streams stay, denied sub
 
   await gone.until(() => gone.ended, 5000, 'the denied stream to end');
   const last = gone.events.at(-1)!;
-  t.equal(last.event, 'error', 'the denied stream ends with an error event');
+  t.equal(last.event, 'stream-error', 'the denied stream ends with a stream-error event');
   t.same(JSON.parse(last.data), { code: 'channel_denied', channel: `${p}b:x` });
   const wsError = await ws.next((f) => f.type === 'error' && f.channel === `${p}b:x`);
   t.equal(wsError.code, 'channel_denied', 'the WS subscription ends with an error frame');
