@@ -11,6 +11,7 @@ import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
 import type { ChannelRouter } from './channels.js';
+import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import type { PollOutcome } from './stats.js';
 import { admitRequest } from './admission.js';
@@ -86,7 +87,7 @@ class PollWaiter implements Subscriber {
  */
 export class PollTransport {
   private readonly waiters = new Set<PollWaiter>();
-  private readonly perClass = new Map<string, number>();
+  private readonly perClass = new ClassCounts();
   private draining = false;
 
   constructor(
@@ -99,7 +100,7 @@ export class PollTransport {
   }
 
   countsByClass(): ReadonlyMap<string, number> {
-    return this.perClass;
+    return this.perClass.byClass;
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
@@ -122,7 +123,7 @@ export class PollTransport {
     (res as { heraldOpen?: boolean }).heraldOpen = true;
     res.onAborted(() => this.finish(waiter, 'aborted'));
     this.waiters.add(waiter);
-    this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
+    this.perClass.add(cls.name);
     ctx.stats.connectionOpened('poll', cls.name);
     // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
     const holdMs = Math.min(cls.pollHoldMs, Math.max(0, auth.expiresAtMs - Date.now()));
@@ -166,9 +167,7 @@ export class PollTransport {
     (waiter.res as { heraldOpen?: boolean }).heraldOpen = false;
     if (waiter.timer !== null) clearTimeout(waiter.timer);
     this.waiters.delete(waiter);
-    const n = (this.perClass.get(waiter.cls.name) ?? 1) - 1;
-    if (n === 0) this.perClass.delete(waiter.cls.name);
-    else this.perClass.set(waiter.cls.name, n);
+    this.perClass.remove(waiter.cls.name);
     for (const route of waiter.routes) this.ctx.hub.unsubscribe(waiter, route.channel);
     this.ctx.limiter.release(waiter.facts.ip);
     this.ctx.stats.pollHold(outcome);

@@ -12,6 +12,7 @@ import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
 import { UnsentBytes } from './backpressure.js';
 import type { ChannelRouter } from './channels.js';
+import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import { FlushQueue, type Flushable } from './flush.js';
 import type { CloseReason } from './stats.js';
@@ -140,7 +141,7 @@ export class SseTransport {
   readonly flushes: FlushQueue;
   deliveredInPass = 0;
   private readonly connections = new Set<SseConnection>();
-  private readonly perClass = new Map<string, number>();
+  private readonly perClass = new ClassCounts();
   private readonly ticker: NodeJS.Timeout;
   private draining = false;
 
@@ -163,7 +164,7 @@ export class SseTransport {
   }
 
   countsByClass(): ReadonlyMap<string, number> {
-    return this.perClass;
+    return this.perClass.byClass;
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
@@ -192,7 +193,7 @@ export class SseTransport {
       conn.expiryTimer = setTimeout(() => this.guarded(() => this.reachedDeadline(conn)), Math.max(0, tokenEnd - now));
       conn.expiryTimer.unref();
     }
-    this.perClass.set(cls.name, (this.perClass.get(cls.name) ?? 0) + 1);
+    this.perClass.add(cls.name);
     ctx.stats.connectionOpened('sse', cls.name);
     const since = this.since(facts);
     for (const route of routes) ctx.hub.subscribe(conn, route, since, (ready) => conn.onReady(route, ready));
@@ -259,9 +260,7 @@ export class SseTransport {
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     (conn.res as { heraldOpen?: boolean }).heraldOpen = false;
     this.connections.delete(conn);
-    const n = (this.perClass.get(conn.cls.name) ?? 1) - 1;
-    if (n === 0) this.perClass.delete(conn.cls.name);
-    else this.perClass.set(conn.cls.name, n);
+    this.perClass.remove(conn.cls.name);
     for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);
     this.ctx.limiter.release(conn.ip);
     this.ctx.stats.connectionClosed('sse', reason);

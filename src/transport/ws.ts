@@ -8,6 +8,7 @@ import { parsePosition, type Position } from '../hub/position.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
 import { requestToken, type ChannelRouter } from './channels.js';
+import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import type { CloseReason } from './stats.js';
 import { BufferBound, TopicGroup } from './ws-topics.js';
@@ -70,7 +71,7 @@ interface WsData {
 export class WsTransport {
   readonly connections = new Set<WsConn>();
   private readonly groups = new Map<string, TopicGroup>();
-  private readonly perClass = new Map<string, number>();
+  private readonly perClass = new ClassCounts();
   private readonly bound = new BufferBound(this);
   private readonly boundBytes: number;
   private readonly ticker: NodeJS.Timeout;
@@ -109,7 +110,7 @@ export class WsTransport {
   }
 
   countsByClass(): ReadonlyMap<string, number> {
-    return this.perClass;
+    return this.perClass.byClass;
   }
 
   private get limit(): number {
@@ -142,7 +143,7 @@ export class WsTransport {
     conn.ws = ws;
     conn.open = true;
     this.connections.add(conn);
-    this.perClass.set(conn.cls.name, (this.perClass.get(conn.cls.name) ?? 0) + 1);
+    this.perClass.add(conn.cls.name);
     this.ctx.stats.connectionOpened('ws', conn.cls.name);
     const initial = conn.initial;
     conn.initial = null;
@@ -346,9 +347,7 @@ export class WsTransport {
     if (!conn.open) return;
     conn.open = false;
     this.connections.delete(conn);
-    const n = (this.perClass.get(conn.cls.name) ?? 1) - 1;
-    if (n === 0) this.perClass.delete(conn.cls.name);
-    else this.perClass.set(conn.cls.name, n);
+    this.perClass.remove(conn.cls.name);
     for (const sub of [...conn.subs.values()]) this.leave(conn, sub, false);
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     this.ctx.limiter.release(conn.ip);
