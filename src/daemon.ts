@@ -24,7 +24,8 @@ import { ALLOWED_FOREVER, type AuthResult, type Authorizer } from './transport/a
 import { ConnectionLimiter } from './transport/connection-limit.js';
 import type { TransportContext } from './transport/context.js';
 import { PollTransport } from './transport/poll.js';
-import { SseTransport } from './transport/sse.js';
+import { StreamTransport } from './transport/stream.js';
+import { NDJSON_FORMAT, SSE_FORMAT } from './transport/stream-format.js';
 import { WsTransport } from './transport/ws.js';
 
 const LATENCY_SAMPLE_EVERY = 64;
@@ -47,7 +48,8 @@ export class Daemon {
   private readonly interest: InterestTracker;
   private readonly http: HttpServer;
   private readonly ctx: TransportContext;
-  private readonly sse: SseTransport;
+  private readonly sse: StreamTransport;
+  private readonly ndjson: StreamTransport;
   private readonly ws: WsTransport;
   private readonly poll: PollTransport;
   private readonly metrics: HeraldMetrics;
@@ -122,7 +124,8 @@ export class Daemon {
     };
     this.http = new HttpServer(log);
     const now = (): number => performance.now();
-    this.sse = new SseTransport(this.ctx, now);
+    this.sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
+    this.ndjson = new StreamTransport(this.ctx, now, NDJSON_FORMAT);
     this.ws = new WsTransport(this.ctx, this.http.app, now);
     this.poll = new PollTransport(this.ctx, now);
     this.routes();
@@ -150,6 +153,7 @@ export class Daemon {
     http.get('/healthz', (res) => healthz(res));
     http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining }));
     http.get('/sse', this.sse.handle);
+    http.get('/stream', this.ndjson.handle);
     http.get('/poll', this.poll.handle);
     http.post(
       '/publish',
@@ -165,7 +169,7 @@ export class Daemon {
         log: this.log,
       }),
     );
-    for (const path of ['/sse', '/poll', '/publish']) {
+    for (const path of ['/sse', '/stream', '/poll', '/publish']) {
       http.options(path, (res, req) => {
         const origin = req.getHeader('origin');
         res.writeStatus('204 No Content');
@@ -251,6 +255,7 @@ export class Daemon {
   private *connectionCounts(): Iterable<{ transport: TransportName; clientClass: string; count: number }> {
     for (const [transport, counts] of [
       ['sse', this.sse.countsByClass()],
+      ['ndjson', this.ndjson.countsByClass()],
       ['ws', this.ws.countsByClass()],
       ['poll', this.poll.countsByClass()],
     ] as const) {
@@ -270,16 +275,16 @@ export class Daemon {
     if (this.draining) return;
     this.draining = true;
     const { deadlineMs, windowMs } = this.config.drain;
-    this.log.info('draining', { sse: this.sse.size, ws: this.ws.size, poll: this.poll.held, windowMs, deadlineMs });
+    this.log.info('draining', { sse: this.sse.size, ndjson: this.ndjson.size, ws: this.ws.size, poll: this.poll.held, windowMs, deadlineMs });
     this.http.stopListening();
-    const all = Promise.all([this.sse.drain(windowMs), this.ws.drain(windowMs), this.poll.drain()]);
+    const all = Promise.all([this.sse.drain(windowMs), this.ndjson.drain(windowMs), this.ws.drain(windowMs), this.poll.drain()]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), deadlineMs);
     });
     const outcome = await Promise.race([all.then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
-    this.log.info('drain finished', { outcome, sse: this.sse.size, ws: this.ws.size, poll: this.poll.held });
+    this.log.info('drain finished', { outcome, sse: this.sse.size, ndjson: this.ndjson.size, ws: this.ws.size, poll: this.poll.held });
   }
 
   async stop(): Promise<void> {
@@ -287,6 +292,7 @@ export class Daemon {
     this.metricsServer?.stopListening();
     clearInterval(this.sweeper);
     this.sse.close();
+    this.ndjson.close();
     this.ws.close();
     this.poll.close();
     this.interest.close();
@@ -317,7 +323,7 @@ export class Daemon {
     this.ctx.sse = next.sse;
     this.ctx.limiter.setMax(next.limits.maxConnectionsPerIp);
     this.ctx.authorize = this.authorizer();
-    const ended = this.sse.revalidate(router) + this.ws.revalidate(router) + this.poll.revalidate(router);
+    const ended = this.sse.revalidate(router) + this.ndjson.revalidate(router) + this.ws.revalidate(router) + this.poll.revalidate(router);
     this.log.info('config reloaded', { file: next.file, endedSubscriptions: ended });
   }
 }

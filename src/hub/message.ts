@@ -10,6 +10,7 @@ export class PreparedMessage {
   private sseBytes: Buffer | null = null;
   private pollText: string | null = null;
   private wsText: string | null = null;
+  private ndjsonBytes: Buffer | null = null;
 
   /**
    * @param dataJson the payload as JSON text: raw JSON for `json` channels (validated at
@@ -37,6 +38,11 @@ export class PreparedMessage {
 
   get ws(): string {
     return (this.wsText ??= encodeWsMessage(this.poll));
+  }
+
+  /** One NDJSON line: the WebSocket envelope plus a newline. */
+  get ndjson(): Buffer {
+    return (this.ndjsonBytes ??= Buffer.from(this.ws + '\n'));
   }
 
   get byteLength(): number {

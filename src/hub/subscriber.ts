@@ -1,6 +1,6 @@
 import type { PreparedMessage } from './message.js';
 
-export type TransportName = 'sse' | 'ws' | 'poll';
+export type TransportName = 'sse' | 'ndjson' | 'ws' | 'poll';
 
 /**
  * Why a subscriber must refetch instead of resuming:

@@ -45,7 +45,7 @@ export interface HeraldMetricsOptions {
   readonly classes: readonly string[];
 }
 
-const ALL_TRANSPORTS: readonly TransportName[] = ['sse', 'ws', 'poll'];
+const ALL_TRANSPORTS: readonly TransportName[] = ['sse', 'ndjson', 'ws', 'poll'];
 const CLOSE_REASONS: readonly CloseReason[] = ['client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error'];
 const DROP_REASONS: readonly DropReason[] = ['slow_consumer', 'invalid_json', 'oversize'];
 const POLL_OUTCOMES: readonly PollOutcome[] = ['message', 'timeout', 'aborted', 'drain', 'reset'];
@@ -108,7 +108,7 @@ export class HeraldMetrics {
 
   constructor(sources: MetricsSources, opts: HeraldMetricsOptions) {
     this.transports = opts.transports ?? ALL_TRANSPORTS;
-    this.closed = { sse: slots(CLOSE_REASONS), ws: slots(CLOSE_REASONS), poll: slots(CLOSE_REASONS) };
+    this.closed = { sse: slots(CLOSE_REASONS), ndjson: slots(CLOSE_REASONS), ws: slots(CLOSE_REASONS), poll: slots(CLOSE_REASONS) };
     this.opened = new Map([...opts.classes, OTHER].map((name) => [name, slots(ALL_TRANSPORTS)]));
     if (opts.defaultMetrics) this.registerDefaultMetrics();
     this.registerGauges(sources, opts.classes);

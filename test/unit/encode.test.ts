@@ -31,3 +31,10 @@ t.test('poll element and WS envelope are built from the same JSON text', async (
   t.same(JSON.parse(encodePollBody([el, withEvent], 'e:2', [])), { messages: [JSON.parse(el), JSON.parse(withEvent)], cursor: 'e:2' });
   t.same(JSON.parse(encodePollBody([], 'e:3', [{ channel: 'c', reason: 'epoch' }])), { messages: [], cursor: 'e:3', reset: [{ channel: 'c', reason: 'epoch' }] });
 });
+
+t.test('NDJSON control lines', async (t) => {
+  const { encodeNdjsonControl } = await import('../../src/encode/ndjson.js');
+  t.equal(encodeNdjsonControl('reset', 'e:4', '{"channel":"c","reason":"epoch"}'), '{"type":"reset","position":"e:4","channel":"c","reason":"epoch"}\n');
+  t.equal(encodeNdjsonControl('end', '', '{}'), '{"type":"end"}\n');
+  t.same(JSON.parse(encodeNdjsonControl('reconnect', '', '{"reason":"draining"}')), { type: 'reconnect', reason: 'draining' });
+});

@@ -173,7 +173,7 @@ t.test('label values stay inside closed sets', async (t) => {
   m.authFailure('user:42');
   m.clientError('not-a-code');
   const allowed: Record<string, Set<string>> = {
-    transport: new Set(['sse', 'ws', 'poll']),
+    transport: new Set(['sse', 'ndjson', 'ws', 'poll']),
     class: new Set([...CLASSES, 'other']),
     reason: new Set([
       'client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error',

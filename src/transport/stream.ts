@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
-import { encodeSseComment, encodeSseControl, encodeSseRetry } from '../encode/sse.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
 import { statusLine } from '../http/server.js';
@@ -15,19 +14,9 @@ import type { ChannelRouter } from './channels.js';
 import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import { FlushQueue, type Flushable } from './flush.js';
+import type { StreamFormat } from './stream-format.js';
 import type { CloseReason } from './stats.js';
 import { admitRequest } from './admission.js';
-
-/**
- * Headers that keep every hop from buffering or caching the stream:
- * - no-transform stops compressing proxies from holding bytes back (RFC 9111 §5.2.2.6);
- * - X-Accel-Buffering: no turns off nginx's proxy buffering for this response only.
- */
-const STREAM_HEADERS: readonly (readonly [string, string])[] = [
-  ['Content-Type', 'text/event-stream; charset=utf-8'],
-  ['Cache-Control', 'no-cache, no-store, no-transform'],
-  ['X-Accel-Buffering', 'no'],
-];
 
 const TICK_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -35,8 +24,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** An invalid Last-Event-ID still opens the stream; each channel then gets a reset. */
 const MALFORMED: Position = { epoch: '', seq: -1 };
 
-class SseConnection implements Subscriber, Flushable {
-  readonly transport = 'sse' as const;
+class StreamConnection implements Subscriber, Flushable {
   open = true;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
   initial: PreparedMessage[] | null = [];
@@ -49,7 +37,7 @@ class SseConnection implements Subscriber, Flushable {
   expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly owner: SseTransport,
+    readonly owner: StreamTransport,
     readonly res: HttpResponse,
     /** Only what outlives the handshake is kept: an idle stream should cost bytes, not kilobytes. */
     readonly ip: string,
@@ -66,13 +54,17 @@ class SseConnection implements Subscriber, Flushable {
     this.lastWriteMs = nowMs;
   }
 
+  get transport(): 'sse' | 'ndjson' {
+    return this.owner.format.transport;
+  }
+
   deliver(message: PreparedMessage): void {
     if (!this.open) return;
     if (this.initial !== null) {
       this.initial.push(message);
       return;
     }
-    this.enqueue(message.sse);
+    this.enqueue(this.owner.format.message(message));
     this.owner.deliveredInPass++;
   }
 
@@ -82,7 +74,7 @@ class SseConnection implements Subscriber, Flushable {
       this.initialResets.push({ channel, reason });
       return;
     }
-    this.enqueue(encodeSseControl('reset', position, JSON.stringify({ channel, reason })));
+    this.enqueue(this.owner.format.control('reset', position, JSON.stringify({ channel, reason })));
   }
 
   enqueue(chunk: Buffer | string): void {
@@ -105,9 +97,10 @@ class SseConnection implements Subscriber, Flushable {
     const initial = this.initial ?? [];
     this.initial = null;
     initial.sort((a, b) => a.seq - b.seq);
-    const parts: (string | Buffer)[] = [encodeSseRetry(retryMs)];
-    for (const m of initial) parts.push(m.sse);
-    for (const r of this.initialResets) parts.push(encodeSseControl('reset', head, JSON.stringify(r)));
+    const format = this.owner.format;
+    const parts: (string | Buffer)[] = [format.start(retryMs)];
+    for (const m of initial) parts.push(format.message(m));
+    for (const r of this.initialResets) parts.push(format.control('reset', head, JSON.stringify(r)));
     this.initialResets = [];
     this.owner.deliveredInPass += initial.length;
     return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
@@ -132,15 +125,16 @@ class SseConnection implements Subscriber, Flushable {
 }
 
 /**
- * GET /sse: one text/event-stream per connection, any number of channels (up to the limit).
+ * GET /sse (text/event-stream) and GET /stream (NDJSON): one long-lived HTTP stream per
+ * connection, any number of channels (up to the limit); the StreamFormat decides the bytes.
  * Lifecycle: validate → authorize → subscribe every channel → once all are live, write the
  * headers, `retry:`, the replay and resets in one corked write → live messages batched per
  * turn → ends at the class lifetime (or token expiry) so the client resumes with Last-Event-ID.
  */
-export class SseTransport {
+export class StreamTransport {
   readonly flushes: FlushQueue;
   deliveredInPass = 0;
-  private readonly connections = new Set<SseConnection>();
+  private readonly connections = new Set<StreamConnection>();
   private readonly perClass = new ClassCounts();
   private readonly ticker: NodeJS.Timeout;
   private draining = false;
@@ -148,10 +142,11 @@ export class SseTransport {
   constructor(
     private readonly ctx: TransportContext,
     readonly now: () => number,
+    readonly format: StreamFormat,
   ) {
     this.flushes = new FlushQueue(() => {
       if (this.deliveredInPass > 0) {
-        this.ctx.stats.delivered('sse', this.deliveredInPass);
+        this.ctx.stats.delivered(this.format.transport, this.deliveredInPass);
         this.deliveredInPass = 0;
       }
     });
@@ -180,7 +175,7 @@ export class SseTransport {
     // ±10% jitter so streams opened together do not all reconnect together.
     const lifetimeEnd = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
     const tokenEnd = now + (auth.expiresAtMs - Date.now());
-    const conn = new SseConnection(
+    const conn = new StreamConnection(
       this, res, facts.ip, facts.origin, routes, cls,
       Math.min(lifetimeEnd, tokenEnd), tokenEnd < lifetimeEnd ? 'token_expired' : 'lifetime',
       new UnsentBytes(ctx.limits.maxBufferedBytes), now,
@@ -194,7 +189,7 @@ export class SseTransport {
       conn.expiryTimer.unref();
     }
     this.perClass.add(cls.name);
-    ctx.stats.connectionOpened('sse', cls.name);
+    ctx.stats.connectionOpened(this.format.transport, cls.name);
     const since = this.since(facts);
     for (const route of routes) ctx.hub.subscribe(conn, route, since, (ready) => conn.onReady(route, ready));
   }
@@ -212,17 +207,17 @@ export class SseTransport {
    */
   private sendElsewhere(res: HttpResponse, origin: string): void {
     res.writeStatus(statusLine(200));
-    for (const [k, v] of STREAM_HEADERS) res.writeHeader(k, v);
+    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
     for (const [k, v] of this.ctx.cors.headers(origin)) res.writeHeader(k, v);
-    res.end(encodeSseRetry(500) + encodeSseControl('reconnect', '', '{"reason":"draining"}'), true);
+    res.end(this.format.start(500) + this.format.control('reconnect', '', '{"reason":"draining"}'), true);
   }
 
   /** Every channel is live: write the head of the stream. */
-  begin(conn: SseConnection): void {
+  begin(conn: StreamConnection): void {
     const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head());
     conn.res.cork(() => {
       conn.res.writeStatus(statusLine(200));
-      for (const [k, v] of STREAM_HEADERS) conn.res.writeHeader(k, v);
+      for (const [k, v] of this.format.headers) conn.res.writeHeader(k, v);
       for (const [k, v] of this.ctx.cors.headers(conn.origin)) conn.res.writeHeader(k, v);
       const accepted = conn.res.write(body);
       conn.lastWriteMs = this.now();
@@ -230,9 +225,9 @@ export class SseTransport {
     });
   }
 
-  dropSlow(conn: SseConnection): void {
+  dropSlow(conn: StreamConnection): void {
     if (!conn.open) return;
-    this.ctx.stats.slowConsumerDrop('sse');
+    this.ctx.stats.slowConsumerDrop(this.format.transport);
     // close() rather than end(): the buffer is already past the bound, adding a terminator
     // would only grow it. The client sees a cut stream and resumes with Last-Event-ID.
     this.closed(conn, 'slow_consumer');
@@ -240,7 +235,7 @@ export class SseTransport {
   }
 
   /** Ends a stream gracefully with a final chunk; the client reconnects and resumes. */
-  end(conn: SseConnection, reason: CloseReason, finalChunk: string): void {
+  end(conn: StreamConnection, reason: CloseReason, finalChunk: string): void {
     if (!conn.open) return;
     conn.flush();
     this.closed(conn, reason);
@@ -248,13 +243,13 @@ export class SseTransport {
       if (conn.initial !== null) {
         // Never started (a channel was not live yet): answer plainly so the client retries.
         conn.res.writeStatus(statusLine(200));
-        for (const [k, v] of STREAM_HEADERS) conn.res.writeHeader(k, v);
+        for (const [k, v] of this.format.headers) conn.res.writeHeader(k, v);
       }
       conn.res.end(finalChunk);
     });
   }
 
-  private closed(conn: SseConnection, reason: CloseReason): void {
+  private closed(conn: StreamConnection, reason: CloseReason): void {
     if (!conn.open) return;
     conn.open = false;
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
@@ -263,7 +258,7 @@ export class SseTransport {
     this.perClass.remove(conn.cls.name);
     for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);
     this.ctx.limiter.release(conn.ip);
-    this.ctx.stats.connectionClosed('sse', reason);
+    this.ctx.stats.connectionClosed(this.format.transport, reason);
   }
 
   private tick(): void {
@@ -272,16 +267,16 @@ export class SseTransport {
       if (now >= conn.deadlineMs) {
         this.reachedDeadline(conn);
       } else if (conn.initial === null && now - conn.lastWriteMs >= conn.cls.heartbeatMs) {
-        conn.enqueue(': hb\n\n');
+        conn.enqueue(this.format.heartbeat);
       }
     }
   }
 
-  private reachedDeadline(conn: SseConnection): void {
+  private reachedDeadline(conn: StreamConnection): void {
     const final =
       conn.deadlineReason === 'token_expired'
-        ? encodeSseControl('stream-error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
-        : encodeSseComment('stream lifetime reached; reconnect to resume');
+        ? this.format.control('stream-error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))
+        : this.format.lifetimeEnd;
     this.end(conn, conn.deadlineReason, final);
   }
 
@@ -290,7 +285,7 @@ export class SseTransport {
     try {
       fn();
     } catch (err) {
-      this.ctx.log.error('sse timer failed', { err: err instanceof Error ? err : new Error(String(err)) });
+      this.ctx.log.error('stream timer failed', { err: err instanceof Error ? err : new Error(String(err)) });
     }
   }
 
@@ -311,7 +306,7 @@ export class SseTransport {
       let done = 0;
       conns.forEach((conn, i) => {
         const t = setTimeout(() => {
-          this.end(conn, 'drain', encodeSseRetry(500) + encodeSseControl('reconnect', '', '{"reason":"draining"}'));
+          this.end(conn, 'drain', this.format.start(500) + this.format.control('reconnect', '', '{"reason":"draining"}'));
           if (++done === conns.length) resolve();
         }, i * step);
         t.unref();
@@ -330,7 +325,7 @@ export class SseTransport {
         const next = router.route(route.channel);
         if (next instanceof HeraldError || next.redisChannel !== route.redisChannel) {
           const code = next instanceof HeraldError ? next.code : 'channel_denied';
-          this.end(conn, 'policy', encodeSseControl('stream-error', '', JSON.stringify({ code, channel: route.channel })));
+          this.end(conn, 'policy', this.format.control('stream-error', '', JSON.stringify({ code, channel: route.channel })));
           ended++;
           break;
         }
