@@ -17,8 +17,8 @@ export class CorsPolicy {
     return origin !== '' && (this.any || this.allowed.has(origin));
   }
 
-  /** Whether a browser WebSocket from `origin` may connect (no list: any; non-browsers send none). */
-  allowsUpgrade(origin: string): boolean {
+  /** Whether a request from `origin` may subscribe (no list: any; non-browsers and same-origin GETs send none). */
+  allowsOrigin(origin: string): boolean {
     if (origin === '' || this.config.origins.length === 0) return true;
     return this.isAllowed(origin);
   }

@@ -17,6 +17,9 @@ export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
  */
 export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted): void | Promise<void> {
   const cors = ctx.cors.headers(facts.origin);
+  // A browser from an origin off the list could not read the stream anyway: refuse before
+  // any subscription work (requests without Origin, same-origin or non-browser, pass).
+  if (!ctx.cors.allowsOrigin(facts.origin)) return refuse(ctx, res, new HeraldError('origin_denied'), cors);
   const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
   if (routes instanceof HeraldError) return refuse(ctx, res, routes, cors);
   if (!ctx.limiter.admit(facts.ip)) return refuse(ctx, res, new HeraldError('too_many_connections'), cors);

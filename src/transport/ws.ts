@@ -121,7 +121,7 @@ export class WsTransport {
     const ctx = this.ctx;
     const facts = readRequest(res, req, ctx.trustedIpHeader);
     let refusal: HeraldError | null = null;
-    if (!ctx.cors.allowsUpgrade(facts.origin)) refusal = new HeraldError('origin_denied');
+    if (!ctx.cors.allowsOrigin(facts.origin)) refusal = new HeraldError('origin_denied');
     else if (this.draining) refusal = new HeraldError('draining');
     else if (!ctx.limiter.admit(facts.ip)) refusal = new HeraldError('too_many_connections');
     if (refusal !== null) {

@@ -57,7 +57,8 @@ window.h = {
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error('timed out after ' + ms + 'ms waiting for ' + n + ' ' + kind + ' in ' + key + ': ' + JSON.stringify(logs.get(key) || [])));
+        const seen = JSON.stringify(logs.get(key) || []);
+        reject(new Error('timed out after ' + ms + 'ms waiting for ' + n + ' ' + kind + ' in ' + key + ' (have ' + count(key, kind) + '); log tail: ' + seen.slice(-1500)));
       }, ms);
       waiters.add(check);
       check();

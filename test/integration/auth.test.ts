@@ -139,6 +139,8 @@ t.test('origins: not on the list → WS upgrade refused and no CORS headers; on 
 
   const evil = await RawSse.open(`${h.url}/sse?channel=pub:x`, { origin: 'https://evil.example' });
   t.teardown(() => evil.close());
+  t.equal(evil.status, 403, 'SSE from a foreign origin is refused before any subscription work');
+  t.match(await evil.body(), /"code":"origin_denied"/);
   t.equal(evil.headers['access-control-allow-origin'], undefined, 'SSE: no ACAO for a foreign origin');
   t.equal(evil.headers['access-control-allow-credentials'], undefined);
   const good = await RawSse.open(`${h.url}/sse?channel=pub:x`, { origin: ORIGIN });
@@ -152,7 +154,7 @@ t.test('origins: not on the list → WS upgrade refused and no CORS headers; on 
     t.equal(poll.headers.get('access-control-allow-origin'), expected, `poll ACAO for ${origin}`);
     const refused = await fetch(`${h.url}/sse?channel=user:u2`, { headers: { origin } });
     await refused.text();
-    t.equal(refused.status, 401);
+    t.equal(refused.status, expected === null ? 403 : 401, expected === null ? 'foreign origin: origin_denied first' : 'allowed origin: the token check answers');
     t.equal(refused.headers.get('access-control-allow-origin'), expected, `error answers too, for ${origin}`);
     const pre = await fetch(`${h.url}/sse`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET' } });
     await pre.text();

@@ -41,7 +41,7 @@ classes:
   list:
     - { name: desktop, lifetime: 300s, pollHold: 10s, heartbeat: 25s, idle: 120s }
     - { name: quick, lifetime: 1500ms, pollHold: 300ms, heartbeat: 25s, idle: 10s }
-sse: { retry: 400ms }
+sse: { retry: 800ms }
 limits: { pollBatchSize: 4 }
 cors: { origins: ["${allowed.origin}"] }
 log: { level: warn }
@@ -198,5 +198,15 @@ log: { level: warn }
     t.equal(of(ws, 'close')[0]!.code, 1006, 'closed abnormally: the upgrade was refused');
     await t.rejects(WsClient.open(`${h.wsUrl}/ws`, { origin: denied.origin }), /HTTP 403/, 'Herald answered the upgrade with 403');
     await other.close('es');
+  });
+
+  t.test('an error status before the stream is fatal to EventSource, and the page can tell', async (t) => {
+    await page.sse('denied', `${h.url}/sse?channel=nobody:x`);
+    const log = await page.until('denied', 'error', 1);
+    t.same(of(log, 'open'), []);
+    t.equal(of(log, 'error')[0]!.state, 2, 'CLOSED: no reconnect loop against channel_denied');
+    const answer = await page.tryFetch(`${h.url}/sse?channel=nobody:x`);
+    t.match(answer, { ok: true, status: 403 }, 'the same request through fetch shows the status (CORS headers on errors)');
+    t.match(JSON.parse(answer.body ?? '{}'), { error: { code: 'channel_denied' } });
   });
 }
