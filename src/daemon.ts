@@ -106,7 +106,7 @@ export class Daemon {
       log,
       stats: metrics,
       maxMessageBytes: config.limits.maxMessageBytes,
-      replayMax: Math.max(...config.channels.map((r) => r.history.size), 1),
+      replayMax: replayMax(config),
       latencySampleEvery: LATENCY_SAMPLE_EVERY,
     });
     this.ctx = {
@@ -322,8 +322,14 @@ export class Daemon {
     this.ctx.limits = next.limits;
     this.ctx.sse = next.sse;
     this.ctx.limiter.setMax(next.limits.maxConnectionsPerIp);
+    this.hub.setLimits({ maxMessageBytes: next.limits.maxMessageBytes, replayMax: replayMax(next) });
     this.ctx.authorize = this.authorizer();
     const ended = this.sse.revalidate(router) + this.ndjson.revalidate(router) + this.ws.revalidate(router) + this.poll.revalidate(router);
     this.log.info('config reloaded', { file: next.file, endedSubscriptions: ended });
   }
+}
+
+/** The longest replay any rule can need: its history size. */
+function replayMax(config: Config): number {
+  return Math.max(1, ...config.channels.map((r) => r.history.size));
 }

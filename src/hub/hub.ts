@@ -66,11 +66,16 @@ export class Hub implements BrokerHandler {
   private seq = 0;
   private subscriptionCount = 0;
   private sampleCountdown: number;
-  private readonly o: HubOptions;
+  private o: HubOptions;
 
   constructor(options: HubOptions) {
     this.o = options;
     this.sampleCountdown = options.latencySampleEvery;
+  }
+
+  /** A config reload: new size bounds apply to the next message and the next replay. */
+  setLimits(limits: { readonly maxMessageBytes: number; readonly replayMax: number }): void {
+    this.o = { ...this.o, ...limits };
   }
 
   get epoch(): string {
