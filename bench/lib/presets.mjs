@@ -1,0 +1,41 @@
+/**
+ * The scenarios. Sizes respect the machine: one server process holds at most ~19,000 sockets
+ * (20,000 open files, hard cap), and unbatched fan-out tops out near 100–150k deliveries/s per
+ * core, so "low rate" broadcast keeps one fan-out pass shorter than the gap between messages.
+ */
+
+const TRANSPORTS = ['sse', 'ws', 'poll'];
+
+export function scenarios({ quick }) {
+  const secs = quick ? 2 : 5;
+  const out = [];
+  for (const t of TRANSPORTS) {
+    const n = quick ? 2000 : 15000;
+    out.push({ preset: 'idle', label: `${n} idle`, transport: t, mix: { [t]: n }, k: 100, rate: 0, seconds: 0, size: 64, idle: true });
+  }
+  const widths = quick ? [[1000, 20]] : [[1000, 20], [5000, 10], [15000, 4]];
+  for (const t of TRANSPORTS) {
+    for (const [n, rate] of widths) {
+      out.push({ preset: 'broadcast', label: `1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64 });
+    }
+  }
+  for (const t of TRANSPORTS) {
+    out.push({ preset: 'hot', label: '1 ch × 1000 subs @ 1000/s', transport: t, mix: { [t]: 1000 }, k: 1, rate: 1000, seconds: secs, size: 64 });
+  }
+  for (const t of TRANSPORTS) {
+    const [k, n, rate] = quick ? [200, 1000, 5] : [1000, 5000, 2];
+    out.push({ preset: 'many-channels', label: `${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k, rate, seconds: secs, size: 64 });
+  }
+  for (const t of ['sse', 'ws']) {
+    const cycles = quick ? 1000 : 5000;
+    out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50 } });
+  }
+  const third = quick ? 300 : 1000;
+  out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64 });
+  return out;
+}
+
+/** The floor that matches a scenario: the coalescing floor for the hot (coalescing) regime. */
+export function floorFor(s) {
+  return s.preset === 'hot' ? 'floor-batch' : 'floor';
+}

@@ -1,0 +1,95 @@
+/**
+ * Publishers. Redis: raw RESP PUBLISH, pipelined on one connection (what an app does).
+ * Nchan: HTTP POST to its publisher endpoint, pipelined on a few keep-alive connections.
+ * Both count answers, so the caller can wait until every publish has been accepted.
+ */
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from './net-util.mjs';
+
+export async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-redis-'));
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', dir, '--maxclients', '1000'], { stdio: 'ignore' });
+  await waitForPort(port, 10000);
+  return {
+    port, pid: proc.pid, url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function connect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setNoDelay(true);
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+export async function redisPublisher(port) {
+  const sock = await connect(port);
+  let acked = 0;
+  let sent = 0;
+  sock.on('data', (d) => {
+    // Every PUBLISH answer is one ":<n>\r\n" line.
+    for (let i = d.indexOf(58); i !== -1; i = d.indexOf(58, i + 1)) acked++;
+  });
+  return {
+    publish(channel, payload) {
+      const cl = Buffer.byteLength(channel);
+      const pl = Buffer.byteLength(payload);
+      sock.write(`*3\r\n$7\r\nPUBLISH\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
+      sent++;
+    },
+    pending: () => sent - acked,
+    close: () => sock.destroy(),
+  };
+}
+
+export async function nchanPublisher(port, pathFor, nConns = 4) {
+  const socks = [];
+  let acked = 0;
+  let sent = 0;
+  for (let i = 0; i < nConns; i++) {
+    const s = await connect(port);
+    let buf = '';
+    s.setEncoding('latin1');
+    s.on('data', (d) => {
+      buf += d;
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end === -1) break;
+        const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+        if (buf.length < end + 4 + len) break;
+        buf = buf.slice(end + 4 + len);
+        acked++;
+      }
+    });
+    socks.push(s);
+  }
+  // One connection per channel, so a channel's messages cannot overtake each other.
+  const pick = (channel) => {
+    let h = 0;
+    for (let i = 0; i < channel.length; i++) h = (h * 31 + channel.charCodeAt(i)) | 0;
+    return socks[Math.abs(h) % socks.length];
+  };
+  return {
+    publish(channel, payload) {
+      const s = pick(channel);
+      s.write(`POST ${pathFor(channel)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+      sent++;
+    },
+    pending: () => sent - acked,
+    close: () => { for (const s of socks) s.destroy(); },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * One scenario against one freshly started target: connect the subscribers, publish at a
+ * fixed rate with a send timestamp in each payload, drain, and turn kernel counters into
+ * per-delivery costs. Every number comes from /proc or from the clients, never from the server.
+ */
+import { clientPool } from './clients.mjs';
+import { redisPublisher, nchanPublisher } from './publishers.mjs';
+import { sample, delta, tcpSegsOut } from './proc.mjs';
+import { startTarget } from './targets.mjs';
+import { channelName, payload, WARM } from './wire.mjs';
+import { nowUs, sleep } from './net-util.mjs';
+
+const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
+
+async function publisherFor(target, redis) {
+  if (target.name === 'nchan') return nchanPublisher(target.port, target.pubPath);
+  return redisPublisher(redis.port);
+}
+
+/** Publishes `rate` msg/s on each of `k` channels for `seconds`; message g goes to channel g % k. */
+function publishFor(pub, { k, rate, seconds, size }) {
+  return new Promise((resolve) => {
+    const total = Math.round(k * rate * seconds);
+    const t0 = performance.now();
+    let g = 0;
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * k * rate) + 1);
+      const ts = nowUs();
+      for (; g < due; g++) pub.publish(channelName(g % k), payload(Math.floor(g / k), ts, size));
+      if (g >= total) resolve(total); else setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+function sentPerChannel(total, k) {
+  const sent = {};
+  for (let c = 0; c < k; c++) sent[channelName(c)] = Math.floor(total / k) + (c < total % k ? 1 : 0);
+  return sent;
+}
+
+/** spec: { preset, label, mix: {sse?, ws?, poll?}, k, rate, seconds, size, idle?, churn? } */
+export async function runScenario(targetName, redis, spec) {
+  const target = await startTarget(targetName, { redis });
+  const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
+  const pub = await publisherFor(target, redis);
+  const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
+  try {
+    const base = sample(target.pids());
+    if (spec.churn) return Object.assign(res, await churn(target, pool, spec, base));
+
+    const conns = [];
+    let i = 0;
+    for (const [t, n] of Object.entries(spec.mix)) for (let j = 0; j < n; j++, i++) conns.push([t, channelName(i % spec.k)]);
+    // Long-poll (and Nchan, which says nothing on subscribe) only shows it is live on a message.
+    const needsWarm = Boolean(spec.mix.poll) || target.name === 'nchan';
+    const warm = setInterval(() => { if (needsWarm) for (let c = 0; c < spec.k; c++) pub.publish(channelName(c), WARM); }, 100);
+    const opened = await pool.open(conns);
+    clearInterval(warm);
+    await sleep(spec.idle ? 1500 : 300);
+    const connected = sample(target.pids());
+    res.connections = conns.length;
+    res.failedConnections = opened.failed;
+    res.connectPerSec = round(conns.length / (opened.ms / 1000), 0);
+    res.serverCpuUsPerConnect = round(delta(base, connected).cpuUs / conns.length);
+    res.rssBaseKb = base.rssKb;
+    res.rssKb = connected.rssKb;
+    res.rssPerConnBytes = round(((connected.rssKb - base.rssKb) * 1024) / conns.length, 0);
+    if (spec.idle) { res.errors = (await pool.stats()).errors; return res; }
+
+    await pool.reset();
+    const s0 = sample(target.pids());
+    const segs0 = tcpSegsOut(target.port);
+    const me0 = process.cpuUsage();
+    const t0 = performance.now();
+    const total = await publishFor(pub, spec);
+    const sent = sentPerChannel(total, spec.k);
+    const expected = conns.reduce((a, [, ch]) => a + sent[ch], 0);
+    let last = -1; let lastChange = performance.now(); let got = 0;
+    for (;;) {
+      const { received } = await pool.count();
+      got = received;
+      if (received >= expected) break;
+      if (received !== last) { last = received; lastChange = performance.now(); }
+      if (performance.now() - lastChange > 3000 || performance.now() - t0 > (spec.seconds + 10) * 1000) break;
+      await sleep(50);
+    }
+    const wallMs = performance.now() - t0;
+    const s1 = sample(target.pids());
+    const segs1 = tcpSegsOut(target.port);
+    const me = process.cpuUsage(me0);
+    const st = await pool.stats(sent);
+    const d = delta(s0, s1);
+    const deliveries = got;
+    const cycles = Object.values(st.per).reduce((a, s) => a + s.cycles, 0);
+    const writes = segs0 !== null && segs1 !== null ? segs1 - segs0 : null;
+    Object.assign(res, {
+      published: total, expected, deliveries,
+      lost: Object.values(st.per).reduce((a, s) => a + s.lost, 0),
+      dups: Object.values(st.per).reduce((a, s) => a + s.dups, 0),
+      wallS: round(wallMs / 1000),
+      deliveriesPerSec: round(deliveries / (wallMs / 1000), 0),
+      serverCpuS: round(d.cpuUs / 1e6, 3),
+      serverCpuUsPerDelivery: round(d.cpuUs / deliveries, 3),
+      deliveriesPerCpuS: round(deliveries / (d.cpuUs / 1e6), 0),
+      serverSysShare: round(d.sysUs / Math.max(1, d.cpuUs), 2),
+      tcpSegsOut: writes, syscw: d.syscw,
+      msgsPerWrite: writes ? round(deliveries / writes) : null,
+      msgsPerSyscw: d.syscw ? round(deliveries / d.syscw) : null,
+      pollCycles: cycles || undefined,
+      serverCpuUsPerPollCycle: cycles ? round(d.cpuUs / cycles) : undefined,
+      loadgenCpuS: round((st.cpuUs + me.user + me.system) / 1e6, 3),
+      errors: st.errors,
+      perTransport: Object.fromEntries(Object.entries(st.per).map(([t, s]) => [t, {
+        deliveries: s.received, lost: s.lost, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
+      }])),
+    });
+    return res;
+  } finally {
+    pub.close();
+    await pool.close();
+    await target.stop();
+  }
+}
+
+async function churn(target, pool, spec, base) {
+  const t = Object.keys(spec.mix)[0];
+  const channels = Array.from({ length: spec.k }, (_, i) => channelName(i));
+  const s0 = sample(target.pids());
+  const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels });
+  const s1 = sample(target.pids());
+  const st = await pool.stats();
+  const d = delta(s0, s1);
+  const s = st.per[t];
+  return {
+    connections: r.cycles,
+    churnCycles: s?.cycles ?? 0,
+    churnPerSec: round((s?.cycles ?? 0) / (r.ms / 1000), 0),
+    serverCpuUsPerCycle: round(d.cpuUs / Math.max(1, s?.cycles ?? 0)),
+    serverCpuS: round(d.cpuUs / 1e6, 3),
+    rssBaseKb: base.rssKb, rssKb: s1.rssKb,
+    loadgenCpuS: round(st.cpuUs / 1e6, 3),
+    errors: st.errors,
+    perTransport: { [t]: { cycles: s?.cycles ?? 0, latencyMs: s?.hist.summary() } },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The servers under test, each started fresh for one scenario: Herald (dist/main.js), the
+ * floor (floor-server.mjs) and Nchan (Debian nginx + libnginx-mod-nchan, one worker).
+ * Each returns { name, port, pids() (the processes to measure), stop() }.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, httpStatus, sleep, waitForPort } from './net-util.mjs';
+import { childPids } from './proc.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
+export const HERALD_MAIN = join(ROOT, 'dist/main.js');
+export const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+
+function stopProc(proc, signal = 'SIGTERM') {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    proc.once('exit', () => { clearTimeout(t); resolve(); });
+    proc.kill(signal);
+  });
+}
+
+/** Waits for the `"msg":"listening"` JSON line on stderr; keeps the tail for error reports. */
+function waitListening(proc, what, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let tail = '';
+    const t = setTimeout(() => reject(new Error(`${what} did not log "listening" in ${timeoutMs} ms: ${tail.slice(-800)}`)), timeoutMs);
+    proc.stderr.on('data', (d) => {
+      tail = (tail + d).slice(-4000);
+      const m = /"msg":"listening"[^\n]*/.exec(tail);
+      if (m) { clearTimeout(t); resolve(Number(/"port":(\d+)/.exec(m[0])?.[1] ?? 0)); }
+    });
+    proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited with ${code}: ${tail.slice(-800)}`)); });
+  });
+}
+
+export function heraldConfig(redisUrl) {
+  return `broker: { type: redis, url: ${redisUrl} }
+channels:
+  - { pattern: "bench:{name}", access: public, payload: text, history: { size: 100, maxAge: 1m } }
+limits: { maxBufferedBytes: 4mb, maxSubscriptionsPerConnection: 64 }
+log: { level: warn }
+classes: { default: desktop, list: [ { name: desktop, lifetime: 1h, pollHold: 30s, heartbeat: 25s, idle: 10m } ] }
+`;
+}
+
+export async function startHerald({ redis }) {
+  if (!existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: run npm run build`);
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const cfg = join(dir, 'herald.yaml');
+  writeFileSync(cfg, heraldConfig(redis.url));
+  const port = await freePort();
+  const proc = spawn(process.execPath, [HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
+    '--host', '127.0.0.1', '--redis', redis.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitListening(proc, 'herald', 15000);
+  for (let i = 0; i < 200 && (await httpStatus(port, '/readyz')) !== 200; i++) await sleep(50);
+  return {
+    name: 'herald', port, pids: () => [proc.pid],
+    async stop() { await stopProc(proc); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+export async function startFloor({ redis, mode = 'direct' }) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [FLOOR, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitListening(proc, 'floor', 10000);
+  return { name: mode === 'batch' ? 'floor-batch' : 'floor', port, pids: () => [proc.pid], stop: () => stopProc(proc) };
+}
+
+export function nchanAvailable() {
+  return existsSync(NCHAN_MODULE) && spawnSync('nginx', ['-v']).status === 0;
+}
+
+function nginxConf(dir, port) {
+  const sub = (type, extra = '') => `nchan_subscriber ${type}; nchan_channel_id $arg_id; nchan_subscriber_first_message newest; ${extra}`;
+  return `load_module ${NCHAN_MODULE};
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 19000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  nchan_shared_memory_size 256M;
+  nchan_message_buffer_length 100;
+  nchan_message_timeout 1m;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /pub { nchan_publisher; nchan_channel_id $arg_id; }
+    location = /sub/sse { ${sub('eventsource')} }
+    location = /sub/ws { ${sub('websocket')} }
+    location = /sub/poll { ${sub('longpoll', 'nchan_longpoll_multipart_response on;')} }
+  }
+}
+`;
+}
+
+export async function startNchan() {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-nchan-'));
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConf(dir, port));
+  const proc = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  try {
+    await waitForPort(port, 10000);
+  } catch (e) {
+    const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+    await stopProc(proc);
+    throw new Error(`nginx did not start: ${e.message}\n${stderr}${log.slice(-800)}`);
+  }
+  let workers = [];
+  for (let i = 0; i < 50 && workers.length === 0; i++) { workers = childPids(proc.pid); if (!workers.length) await sleep(50); }
+  return {
+    name: 'nchan', port,
+    // Only the worker does the work (the master just supervises): that is what is measured.
+    pids: () => childPids(proc.pid),
+    pubPath: (channel) => `/pub?id=${encodeURIComponent(channel)}`,
+    async stop() { await stopProc(proc); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+export async function startTarget(name, opts) {
+  if (name === 'herald') return startHerald(opts);
+  if (name === 'floor') return startFloor(opts);
+  if (name === 'floor-batch') return startFloor({ ...opts, mode: 'batch' });
+  if (name === 'nchan') return startNchan(opts);
+  throw new Error(`unknown target ${name}`);
+}

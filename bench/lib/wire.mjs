@@ -1,0 +1,23 @@
+/** URLs and payloads shared by the load generator, the floor server and the targets. */
+
+export function pathFor(target, transport, channel, cursor) {
+  if (target === 'nchan') return `/sub/${transport}?id=${encodeURIComponent(channel)}`;
+  const base = `/${transport}?channel=${encodeURIComponent(channel)}`;
+  return cursor ? `${base}&cursor=${encodeURIComponent(cursor)}` : base;
+}
+
+/** Nchan long-poll continues from the previous answer's Last-Modified and Etag. */
+export function pollNextHeaders(etag, lastMod) {
+  if (!lastMod) return '';
+  return `If-Modified-Since: ${lastMod}\r\nIf-None-Match: ${etag}\r\n`;
+}
+
+export const channelName = (i) => `bench:c${i}`;
+
+/** `@<seq>,<sendTimeUs>;` padded with 'x' to `size` bytes: no byte needs escaping anywhere. */
+export function payload(seq, tsUs, size) {
+  const head = `@${seq},${tsUs};`;
+  return head.length >= size ? head : head + 'x'.repeat(size - head.length);
+}
+
+export const WARM = 'warm';

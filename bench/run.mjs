@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- options]`: every preset against Herald and the floor (and Nchan with
+ * --nchan, which is what `npm run bench:compare` passes), one fresh server per scenario, one
+ * Redis for the run. Writes bench/results/<stamp>.json, .md and .svg.
+ *
+ * Options: --quick  --preset a,b  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
+ *          --nchan  --out DIR  --name NAME
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scenarios, floorFor } from './lib/presets.mjs';
+import { runScenario } from './lib/scenario.mjs';
+import { startRedis } from './lib/publishers.mjs';
+import { nchanAvailable, HERALD_MAIN } from './lib/targets.mjs';
+import { markdown, svg } from './lib/report.mjs';
+import { existsSync } from 'node:fs';
+
+function parseArgs(argv) {
+  const o = { quick: false, nchan: false, preset: null, transport: null, targets: null, out: null, name: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const list = () => argv[++i].split(',').map((s) => s.trim()).filter(Boolean);
+    if (a === '--quick') o.quick = true;
+    else if (a === '--nchan') o.nchan = true;
+    else if (a === '--preset') o.preset = list();
+    else if (a === '--transport') o.transport = list();
+    else if (a === '--targets') o.targets = list();
+    else if (a === '--out') o.out = argv[++i];
+    else if (a === '--name') o.name = argv[++i];
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+export async function main(argv) {
+  const o = parseArgs(argv);
+  let targets = o.targets ?? (o.nchan ? ['herald', 'nchan', 'floor'] : ['herald', 'floor']);
+  if (targets.includes('nchan') && !nchanAvailable()) throw new Error('nginx with the nchan module is not installed (npm run bench:compare installs it)');
+  if (targets.includes('herald') && !existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: npm run build first`);
+  const list = scenarios({ quick: o.quick })
+    .filter((s) => !o.preset || o.preset.includes(s.preset))
+    .filter((s) => !o.transport || o.transport.includes(s.transport));
+  const outDir = o.out ?? fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(outDir, { recursive: true });
+  const started = new Date();
+  const redis = await startRedis();
+  const results = [];
+  try {
+    for (const s of list) {
+      for (const t of targets) {
+        const target = t === 'floor' ? floorFor(s) : t;
+        const t0 = performance.now();
+        try {
+          const r = await runScenario(target, redis, s);
+          results.push(r);
+          process.stderr.write(`${s.preset.padEnd(13)} ${s.transport.padEnd(5)} ${s.label.padEnd(34)} ${target.padEnd(11)} ` +
+            `${summaryLine(r)}  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+        } catch (err) {
+          results.push({ preset: s.preset, label: s.label, target, spec: s, failed: String(err.stack ?? err) });
+          process.stderr.write(`${s.preset} ${s.transport} ${target}: FAILED ${err.message}\n`);
+        }
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  const meta = {
+    date: started.toISOString(), quick: o.quick, targets, node: process.version,
+    cpus: (await import('node:os')).cpus().length, durationS: Math.round((Date.now() - started.getTime()) / 1000),
+  };
+  const stamp = o.name ?? `${started.toISOString().slice(0, 10)}${o.quick ? '-quick' : ''}${targets.includes('nchan') ? '-compare' : ''}`;
+  writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify({ meta, results }, null, 1));
+  writeFileSync(join(outDir, `${stamp}.md`), markdown(meta, results));
+  writeFileSync(join(outDir, `${stamp}.svg`), svg(meta, results));
+  process.stderr.write(`results: ${join(outDir, stamp)}.{json,md,svg}\n`);
+  return { meta, results };
+}
+
+function summaryLine(r) {
+  if (r.churnPerSec !== undefined) return `${r.churnPerSec} cycles/s, ${r.serverCpuUsPerCycle} µs/cycle`;
+  if (r.deliveries === undefined) return `${r.connections} conns, ${r.rssPerConnBytes} B/conn, ${r.connectPerSec} conn/s`;
+  const p99 = Object.values(r.perTransport).map((x) => x.latencyMs.p99).join('/');
+  return `${r.deliveriesPerSec}/s, ${r.serverCpuUsPerDelivery} µs/deliv, ${r.msgsPerWrite} msg/write, p99 ${p99} ms, lost ${r.lost}, dup ${r.dups}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err) => { process.stderr.write(`${err.stack ?? err}\n`); process.exit(1); });
+}
