@@ -123,7 +123,8 @@ export class Daemon {
       trustedIpHeader: config.server.trustedIpHeader,
     };
     this.http = new HttpServer(log);
-    const now = (): number => performance.now();
+    // Whole milliseconds: transports keep times per connection as small integers (see stream.ts).
+    const now = (): number => Math.floor(performance.now());
     this.sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
     this.ndjson = new StreamTransport(this.ctx, now, NDJSON_FORMAT);
     this.ws = new WsTransport(this.ctx, this.http.app, now);

@@ -12,6 +12,8 @@ export interface Route {
   readonly params: Readonly<Record<string, string>>;
 }
 
+const ROUTE_CACHE_MAX = 10_000;
+
 interface CompiledRule {
   readonly rule: RuleConfig;
   readonly pattern: CompiledPattern;
@@ -36,7 +38,24 @@ export class Router {
     this.#compiled = rules.map((rule) => ({ rule, pattern: compilePattern(rule.pattern) }));
   }
 
+  /**
+   * Routes are immutable, so 10k subscribers of one channel share one Route (and its
+   * strings) instead of holding 10k copies. Bounded: client input picks the keys, so the
+   * cache is dropped whole when full rather than growing.
+   */
+  readonly #cache = new Map<string, Route | HeraldError>();
+
   route(channel: string): Route | HeraldError {
+    const cached = this.#cache.get(channel);
+    if (cached !== undefined) return cached;
+    const result = this.#resolve(channel);
+    if (channel.length > this.#maxChannelLength) return result; // never keep oversized input
+    if (this.#cache.size >= ROUTE_CACHE_MAX) this.#cache.clear();
+    this.#cache.set(channel, result);
+    return result;
+  }
+
+  #resolve(channel: string): Route | HeraldError {
     if (!isValidChannelName(channel, this.#maxChannelLength)) {
       const why =
         channel.length === 0 || channel.length > this.#maxChannelLength

@@ -7,23 +7,10 @@
  * for this connection. The first successful write means the buffer drained: back to 0.
  * Past `limit` the caller must drop the connection; memory per connection stays bounded by
  * limit + one flush.
+ *
+ * A function over a number rather than an object per connection: an idle stream should
+ * cost bytes, and this state is one small integer.
  */
-export class UnsentBytes {
-  private unsent = 0;
-
-  constructor(private readonly limit: number) {}
-
-  /** Records the outcome of one write of `bytes`; returns true when the bound is passed. */
-  record(bytes: number, accepted: boolean): boolean {
-    if (accepted) {
-      this.unsent = 0;
-      return false;
-    }
-    this.unsent += bytes;
-    return this.unsent > this.limit;
-  }
-
-  get bytes(): number {
-    return this.unsent;
-  }
+export function unsentAfterWrite(unsent: number, bytes: number, accepted: boolean): number {
+  return accepted ? 0 : unsent + bytes;
 }

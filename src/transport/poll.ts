@@ -3,7 +3,7 @@ import type { ClientClassConfig } from '../config/types.js';
 import { encodePollBody, type PollReset } from '../encode/poll.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { writeJson } from '../http/server.js';
+import { claimResponse, releaseResponse, writeJson } from '../http/server.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { parsePosition, type Position } from '../hub/position.js';
@@ -15,6 +15,7 @@ import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import type { PollOutcome } from './stats.js';
 import { admitRequest } from './admission.js';
+import { HoldWheel } from './hold-wheel.js';
 
 /** A malformed cursor still gets an answer: every channel resets with reason `invalid`. */
 const MALFORMED: Position = { epoch: '', seq: -1 };
@@ -33,15 +34,16 @@ class PollWaiter implements Subscriber {
   readonly transport = 'poll' as const;
   open = true;
   private waiting: number;
-  readonly messages: PreparedMessage[] = [];
-  readonly resets: PollReset[] = [];
-  timer: NodeJS.Timeout | null = null;
+  /** Allocated on the first message or reset: most held polls wait with neither. */
+  messages: PreparedMessage[] | null = null;
+  resets: PollReset[] | null = null;
   private scheduled = false;
 
   constructor(
     readonly owner: PollTransport,
     readonly res: HttpResponse,
-    readonly facts: RequestFacts,
+    readonly ip: string,
+    readonly origin: string,
     readonly routes: readonly Route[],
     readonly cls: ClientClassConfig,
     readonly cursor: string,
@@ -55,27 +57,27 @@ class PollWaiter implements Subscriber {
 
   deliver(message: PreparedMessage): void {
     if (!this.open) return;
-    this.messages.push(message);
+    (this.messages ??= []).push(message);
     this.schedule();
   }
 
   reset(channel: string, reason: ResetReason): void {
     if (!this.open) return;
-    this.resets.push({ channel, reason });
+    (this.resets ??= []).push({ channel, reason });
     this.schedule();
   }
 
   onReady(route: Route, ready: Ready): void {
     if (!this.open) return;
-    for (const m of ready.replay) this.messages.push(m);
-    if (ready.reset !== null) this.resets.push({ channel: route.channel, reason: ready.reset });
-    if (--this.waiting === 0 && (this.messages.length > 0 || this.resets.length > 0)) this.schedule();
+    if (ready.replay.length > 0) (this.messages ??= []).push(...ready.replay);
+    if (ready.reset !== null) (this.resets ??= []).push({ channel: route.channel, reason: ready.reset });
+    if (--this.waiting === 0 && (this.messages !== null || this.resets !== null)) this.schedule();
   }
 
   private schedule(): void {
     if (this.scheduled || !this.allLive) return;
     this.scheduled = true;
-    setImmediate(() => this.owner.answer(this, this.resets.length > 0 ? 'reset' : 'message'));
+    setImmediate(() => this.owner.answer(this, this.resets !== null ? 'reset' : 'message'));
   }
 }
 
@@ -87,13 +89,16 @@ class PollWaiter implements Subscriber {
  */
 export class PollTransport {
   private readonly waiters = new Set<PollWaiter>();
+  private readonly holds: HoldWheel<PollWaiter>;
   private readonly perClass = new ClassCounts();
   private draining = false;
 
   constructor(
     private readonly ctx: TransportContext,
     readonly now: () => number,
-  ) {}
+  ) {
+    this.holds = new HoldWheel(now, (waiter) => this.answer(waiter, 'timeout'));
+  }
 
   get held(): number {
     return this.waiters.size;
@@ -119,15 +124,15 @@ export class PollTransport {
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const cursorText = facts.query.get('cursor') ?? '';
     const since = cursorText === '' ? null : (parsePosition(cursorText) ?? MALFORMED);
-    const waiter = new PollWaiter(this, res, facts, routes, cls, cursorText);
-    (res as { heraldOpen?: boolean }).heraldOpen = true;
-    res.onAborted(() => this.finish(waiter, 'aborted'));
+    const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, cursorText);
+    claimResponse(res);
+    res.onAborted(this.aborted.bind(this, waiter));
     this.waiters.add(waiter);
     this.perClass.add(cls.name);
     ctx.stats.connectionOpened('poll', cls.name);
     // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
     const holdMs = Math.min(cls.pollHoldMs, Math.max(0, auth.expiresAtMs - Date.now()));
-    waiter.timer = setTimeout(() => this.answer(waiter, 'timeout'), holdMs);
+    this.holds.add(waiter, holdMs);
     for (const route of routes) {
       if (!waiter.open) break;
       ctx.hub.subscribe(waiter, route, since, (ready) => waiter.onReady(route, ready));
@@ -139,7 +144,7 @@ export class PollTransport {
     if (!waiter.open) return;
     const body = this.body(waiter);
     this.finish(waiter, outcome);
-    const cors = this.ctx.cors.headers(waiter.facts.origin);
+    const cors = this.ctx.cors.headers(waiter.origin);
     waiter.res.cork(() => writeJson(waiter.res, 200, body, cors));
   }
 
@@ -148,13 +153,13 @@ export class PollTransport {
       // A channel is not covered yet: nothing can be claimed past the client's own cursor.
       return encodePollBody([], waiter.cursor !== '' ? waiter.cursor : this.ctx.hub.head(), []);
     }
-    const messages = waiter.messages.sort((a, b) => a.seq - b.seq);
+    const messages = (waiter.messages ?? []).sort((a, b) => a.seq - b.seq);
     const max = this.ctx.limits.pollBatchSize;
     const sent = messages.length > max ? messages.slice(0, max) : messages;
     const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head();
     const elements = sent.map((m) => m.poll);
     this.count(sent.length);
-    return encodePollBody(elements, cursor, waiter.resets);
+    return encodePollBody(elements, cursor, waiter.resets ?? []);
   }
 
   private count(n: number): void {
@@ -164,12 +169,12 @@ export class PollTransport {
   private finish(waiter: PollWaiter, outcome: PollOutcome): void {
     if (!waiter.open) return;
     waiter.open = false;
-    (waiter.res as { heraldOpen?: boolean }).heraldOpen = false;
-    if (waiter.timer !== null) clearTimeout(waiter.timer);
+    releaseResponse(waiter.res);
+    this.holds.remove(waiter);
     this.waiters.delete(waiter);
     this.perClass.remove(waiter.cls.name);
     for (const route of waiter.routes) this.ctx.hub.unsubscribe(waiter, route.channel);
-    this.ctx.limiter.release(waiter.facts.ip);
+    this.ctx.limiter.release(waiter.ip);
     this.ctx.stats.pollHold(outcome);
     this.ctx.stats.connectionClosed('poll', outcome === 'aborted' ? 'client' : outcome === 'drain' ? 'drain' : 'client');
   }
@@ -197,6 +202,10 @@ export class PollTransport {
   }
 
   close(): void {
-    for (const waiter of this.waiters) if (waiter.timer !== null) clearTimeout(waiter.timer);
+    this.holds.stop();
+  }
+
+  private aborted(waiter: PollWaiter): void {
+    this.finish(waiter, 'aborted');
   }
 }

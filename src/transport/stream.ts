@@ -2,14 +2,14 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { statusLine } from '../http/server.js';
+import { claimResponse, releaseResponse, statusLine } from '../http/server.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { parsePosition, type Position } from '../hub/position.js';
 import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
-import { UnsentBytes } from './backpressure.js';
+import { unsentAfterWrite } from './backpressure.js';
 import type { ChannelRouter } from './channels.js';
 import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
@@ -28,11 +28,18 @@ class StreamConnection implements Subscriber, Flushable {
   open = true;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
   initial: PreparedMessage[] | null = [];
-  private initialResets: { channel: string; reason: ResetReason }[] = [];
+  private initialResets: { channel: string; reason: ResetReason }[] | null = null;
   private waiting: number;
-  private queue: (Buffer | string)[] = [];
+  /** Bytes waiting for this turn's flush; null when none (most idle streams, most of the time). */
+  queue: (Buffer | string)[] | null = null;
   private dirty = false;
+  /**
+   * Whole milliseconds (performance.now() floored): small integers are stored in the object
+   * itself, a fractional time would box a heap number per field per stream.
+   */
   lastWriteMs: number;
+  /** Bytes uWS may still hold for this stream (see backpressure.ts). */
+  unsent = 0;
   /** Ends the stream at token expiry to the millisecond; the 1 s ticker would be up to 1 s late. */
   expiryTimer: NodeJS.Timeout | null = null;
 
@@ -47,11 +54,11 @@ class StreamConnection implements Subscriber, Flushable {
     /** When the stream ends on its own, and why (lifetime or token expiry). */
     readonly deadlineMs: number,
     readonly deadlineReason: CloseReason,
-    readonly unsent: UnsentBytes,
+    readonly maxUnsent: number,
     nowMs: number,
   ) {
     this.waiting = routes.length;
-    this.lastWriteMs = nowMs;
+    this.lastWriteMs = Math.floor(nowMs);
   }
 
   get transport(): 'sse' | 'ndjson' {
@@ -71,14 +78,15 @@ class StreamConnection implements Subscriber, Flushable {
   reset(channel: string, reason: ResetReason, position: string): void {
     if (!this.open) return;
     if (this.initial !== null) {
-      this.initialResets.push({ channel, reason });
+      (this.initialResets ??= []).push({ channel, reason });
       return;
     }
     this.enqueue(this.owner.format.control('reset', position, JSON.stringify({ channel, reason })));
   }
 
   enqueue(chunk: Buffer | string): void {
-    this.queue.push(chunk);
+    if (this.queue === null) this.queue = [chunk];
+    else this.queue.push(chunk);
     if (!this.dirty) {
       this.dirty = true;
       this.owner.flushes.add(this);
@@ -88,7 +96,7 @@ class StreamConnection implements Subscriber, Flushable {
   onReady(route: Route, ready: Ready): void {
     if (!this.open || this.initial === null) return;
     for (const m of ready.replay) this.initial.push(m);
-    if (ready.reset !== null) this.initialResets.push({ channel: route.channel, reason: ready.reset });
+    if (ready.reset !== null) (this.initialResets ??= []).push({ channel: route.channel, reason: ready.reset });
     if (--this.waiting === 0) this.owner.begin(this);
   }
 
@@ -100,28 +108,42 @@ class StreamConnection implements Subscriber, Flushable {
     const format = this.owner.format;
     const parts: (string | Buffer)[] = [format.start(retryMs)];
     for (const m of initial) parts.push(format.message(m));
-    for (const r of this.initialResets) parts.push(format.control('reset', head, JSON.stringify(r)));
-    this.initialResets = [];
+    for (const r of this.initialResets ?? []) parts.push(format.control('reset', head, JSON.stringify(r)));
+    this.initialResets = null;
     this.owner.deliveredInPass += initial.length;
     return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
   }
 
   flush(): void {
     this.dirty = false;
-    if (!this.open || this.queue.length === 0) return;
-    this.res.cork(this.writeQueued);
+    if (!this.open || this.queue === null) return;
+    // cork() runs its callback synchronously: one shared function instead of a closure per stream.
+    corking = this;
+    this.res.cork(writeCorked);
   }
 
-  private readonly writeQueued = (): void => {
-    const q = this.queue;
-    this.queue = [];
+  writeQueued(): void {
+    const q = this.queue!;
+    this.queue = null;
     const chunk = q.length === 1 ? q[0]! : Buffer.concat(q.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
     const accepted = this.res.write(chunk);
-    this.lastWriteMs = this.owner.now();
-    if (this.unsent.record(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length, accepted)) {
-      this.owner.dropSlow(this);
-    }
-  };
+    this.wrote(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length, accepted);
+  }
+
+  /** Books one write; drops the stream when uWS holds more than the bound for it. */
+  wrote(bytes: number, accepted: boolean): void {
+    this.lastWriteMs = Math.floor(this.owner.now());
+    this.unsent = unsentAfterWrite(this.unsent, bytes, accepted);
+    if (this.unsent > this.maxUnsent) this.owner.dropSlow(this);
+  }
+}
+
+let corking: StreamConnection | null = null;
+
+function writeCorked(): void {
+  const conn = corking!;
+  corking = null;
+  conn.writeQueued();
 }
 
 /**
@@ -177,11 +199,12 @@ export class StreamTransport {
     const tokenEnd = now + (auth.expiresAtMs - Date.now());
     const conn = new StreamConnection(
       this, res, facts.ip, facts.origin, routes, cls,
-      Math.min(lifetimeEnd, tokenEnd), tokenEnd < lifetimeEnd ? 'token_expired' : 'lifetime',
-      new UnsentBytes(ctx.limits.maxBufferedBytes), now,
+      Math.floor(Math.min(lifetimeEnd, tokenEnd)), tokenEnd < lifetimeEnd ? 'token_expired' : 'lifetime',
+      ctx.limits.maxBufferedBytes, now,
     );
-    (res as { heraldOpen?: boolean }).heraldOpen = true;
-    res.onAborted(() => this.closed(conn, 'client'));
+    claimResponse(res);
+    // A bound function, not a closure: no per-stream context object (measured ~60 B less).
+    res.onAborted(this.aborted.bind(this, conn));
     this.connections.add(conn);
     // Past setTimeout's 2^31-1 ms range Node fires at once: leave such far expiries to the ticker.
     if (conn.deadlineReason === 'token_expired' && tokenEnd - now < MAX_TIMER_MS) {
@@ -220,8 +243,7 @@ export class StreamTransport {
       for (const [k, v] of this.format.headers) conn.res.writeHeader(k, v);
       for (const [k, v] of this.ctx.cors.headers(conn.origin)) conn.res.writeHeader(k, v);
       const accepted = conn.res.write(body);
-      conn.lastWriteMs = this.now();
-      if (conn.unsent.record(body.length, accepted)) this.dropSlow(conn);
+      conn.wrote(body.length, accepted);
     });
   }
 
@@ -249,11 +271,15 @@ export class StreamTransport {
     });
   }
 
+  private aborted(conn: StreamConnection): void {
+    this.closed(conn, 'client');
+  }
+
   private closed(conn: StreamConnection, reason: CloseReason): void {
     if (!conn.open) return;
     conn.open = false;
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
-    (conn.res as { heraldOpen?: boolean }).heraldOpen = false;
+    releaseResponse(conn.res);
     this.connections.delete(conn);
     this.perClass.remove(conn.cls.name);
     for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);

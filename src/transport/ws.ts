@@ -20,23 +20,37 @@ const TICK_MS = 1000;
 /** Room above the 2 × maxBufferedBytes bound for pings and the close frame itself. */
 const SLACK_BYTES = 64 * 1024;
 const MALFORMED: Position = { epoch: '', seq: -1 };
+/**
+ * "No expiry" as the largest small integer: times here are whole ms of performance.now(),
+ * kept as small integers so V8 stores them inside the object (Infinity would box a heap
+ * number per field per socket). 2^30 ms is 12 days of process uptime.
+ */
+const NEVER = 2 ** 30 - 1;
 
 export interface SocketSub {
   readonly route: Route;
   readonly id: string | null;
   state: 'auth' | 'pending' | 'live';
   group: TopicGroup | null;
-  /** Monotonic ms when the token behind this subscription expires (Infinity: public). */
+  /** Monotonic ms when the token behind this subscription expires (NEVER: public). */
   expiresAtMs: number;
+}
+
+interface WsData {
+  readonly conn: WsConn;
 }
 
 export class WsConn {
   ws: WebSocket<WsData> | null = null;
   open = false;
-  readonly subs = new Map<string, SocketSub>();
+  /**
+   * A plain array, replaced (not grown) on change: most sockets hold one or two
+   * subscriptions; a Map, or push() reserving 17 slots, costs 100+ B more per socket.
+   */
+  subs: readonly SocketSub[] = [];
   badFrames = 0;
   closeReason: CloseReason = 'client';
-  nextExpiryMs = Infinity;
+  nextExpiryMs = NEVER;
   /** Fires at nextExpiryMs: the 1 s ticker alone could end a subscription up to 1 s late. */
   expiryTimer: NodeJS.Timeout | null = null;
   lastPingMs: number;
@@ -58,9 +72,6 @@ export class WsConn {
   }
 }
 
-interface WsData {
-  readonly conn: WsConn;
-}
 
 /**
  * GET /ws: JSON text frames, any number of channels per socket (up to the limit).
@@ -132,9 +143,11 @@ export class WsTransport {
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const now = this.now();
     // ±10% jitter so sockets opened together do not all reconnect together.
-    const deadline = now + cls.lifetimeMs * (0.9 + Math.random() * 0.2);
+    const deadline = Math.floor(now + cls.lifetimeMs * (0.9 + Math.random() * 0.2));
     const conn = new WsConn(facts.ip, facts, cls, requestToken(facts.authorization, facts.query.get('token')), now, deadline);
     const protocol = facts.wsProtocol.split(',')[0]!.trim();
+    // uWS copies the user data's properties onto a plain object: a one-field wrapper keeps
+    // WsConn a class instance with in-object fields (measured ~70 B less per socket).
     res.upgrade<WsData>({ conn }, facts.wsKey, protocol, facts.wsExtensions, context);
   };
 
@@ -169,7 +182,7 @@ export class WsTransport {
         this.subscribe(conn, frame.channel, frame.since, frame.token, frame.id);
         return;
       case 'unsubscribe': {
-        const sub = conn.subs.get(frame.channel);
+        const sub = findSub(conn, frame.channel);
         if (sub === undefined) return this.sendError(conn, new HeraldError('not_subscribed'), frame.channel, frame.id);
         this.leave(conn, sub, true);
         this.sendUnsubscribed(conn, frame.channel, frame.id);
@@ -183,16 +196,16 @@ export class WsTransport {
   }
 
   private subscribe(conn: WsConn, channel: string, sinceText: string | null, token: string | null, id: string | null): void {
-    if (conn.subs.has(channel)) return this.sendError(conn, new HeraldError('already_subscribed'), channel, id);
+    if (findSub(conn, channel) !== undefined) return this.sendError(conn, new HeraldError('already_subscribed'), channel, id);
     const max = this.ctx.limits.maxSubscriptionsPerConnection;
-    if (conn.subs.size >= max) {
+    if (conn.subs.length >= max) {
       return this.sendError(conn, new HeraldError('too_many_subscriptions', `at most ${max} (limits.maxSubscriptionsPerConnection)`), channel, id);
     }
     const route = this.ctx.router.route(channel);
     if (route instanceof HeraldError) return this.sendError(conn, route, channel, id);
     const since = sinceText === null || sinceText === '' ? null : (parsePosition(sinceText) ?? MALFORMED);
-    const sub: SocketSub = { route, id, state: 'auth', group: null, expiresAtMs: Infinity };
-    conn.subs.set(channel, sub);
+    const sub: SocketSub = { route, id, state: 'auth', group: null, expiresAtMs: NEVER };
+    conn.subs = withSub(conn.subs, sub);
     const auth = this.ctx.authorize([route], token ?? conn.token);
     if (!(auth instanceof Promise)) return this.authorized(conn, sub, since, auth);
     auth.then(
@@ -201,8 +214,7 @@ export class WsTransport {
       },
       (err: unknown) => {
         this.ctx.log.error('authorizer failed', { err: err instanceof Error ? err : new Error(String(err)) });
-        if (conn.open && conn.subs.get(channel) === sub) {
-          conn.subs.delete(channel);
+        if (conn.open && removeSub(conn, sub)) {
           conn.ws!.cork(() => this.sendError(conn, new HeraldError('internal'), channel, id));
         }
       },
@@ -211,13 +223,13 @@ export class WsTransport {
 
   private authorized(conn: WsConn, sub: SocketSub, since: Position | null, auth: AuthResult): void {
     const channel = sub.route.channel;
-    if (!conn.open || conn.subs.get(channel) !== sub) return;
+    if (!conn.open || findSub(conn, channel) !== sub) return;
     if (auth.error !== null) {
-      conn.subs.delete(channel);
+      removeSub(conn, sub);
       return this.sendError(conn, auth.error, channel, sub.id);
     }
     if (Number.isFinite(auth.expiresAtMs)) {
-      sub.expiresAtMs = this.now() + (auth.expiresAtMs - Date.now());
+      sub.expiresAtMs = Math.min(NEVER, Math.floor(this.now() + (auth.expiresAtMs - Date.now())));
       if (sub.expiresAtMs < conn.nextExpiryMs) this.scheduleExpiry(conn, sub.expiresAtMs);
     }
     sub.state = 'pending';
@@ -267,7 +279,7 @@ export class WsTransport {
   /** Ends one subscription; `usable` is false from the close handler (the socket is gone). */
   private leave(conn: WsConn, sub: SocketSub, usable: boolean): void {
     const channel = sub.route.channel;
-    conn.subs.delete(channel);
+    removeSub(conn, sub);
     const group = sub.group;
     sub.group = null;
     if (group === null) return;
@@ -348,7 +360,7 @@ export class WsTransport {
     conn.open = false;
     this.connections.delete(conn);
     this.perClass.remove(conn.cls.name);
-    for (const sub of [...conn.subs.values()]) this.leave(conn, sub, false);
+    for (const sub of [...conn.subs]) this.leave(conn, sub, false);
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     this.ctx.limiter.release(conn.ip);
     const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
@@ -362,7 +374,7 @@ export class WsTransport {
       if (now >= conn.deadlineMs) this.end(conn, WS_CLOSE.lifetime, 'lifetime reached; reconnect and resume', 'lifetime');
       else if (now - conn.lastSeenMs >= cls.idleMs) this.end(conn, WS_CLOSE.idle, 'idle timeout', 'idle');
       else {
-        if (now >= conn.nextExpiryMs) conn.ws!.cork(() => this.expire(conn, now));
+        if (conn.nextExpiryMs !== NEVER && now >= conn.nextExpiryMs) conn.ws!.cork(() => this.expire(conn, now));
         // Ping well inside the idle window so a live client's pong always arrives in time.
         if (conn.open && now - conn.lastPingMs >= Math.min(cls.heartbeatMs, cls.idleMs / 2)) {
           conn.lastPingMs = now;
@@ -373,8 +385,8 @@ export class WsTransport {
   }
 
   private expire(conn: WsConn, now: number): void {
-    let next = Infinity;
-    for (const sub of [...conn.subs.values()]) {
+    let next = NEVER;
+    for (const sub of [...conn.subs]) {
       if (sub.expiresAtMs <= now) this.endSubscription(conn, sub, 'token_expired');
       else next = Math.min(next, sub.expiresAtMs);
     }
@@ -387,7 +399,7 @@ export class WsTransport {
     conn.nextExpiryMs = atMs;
     const delay = atMs - this.now();
     // Past setTimeout's range the ticker catches it (Node would fire such a timer at once).
-    if (!Number.isFinite(atMs) || delay > 2 ** 31 - 1) return;
+    if (atMs === NEVER || delay > 2 ** 31 - 1) return;
     conn.expiryTimer = setTimeout(() => {
       conn.expiryTimer = null;
       if (conn.open) conn.ws!.cork(() => this.expire(conn, this.now()));
@@ -417,7 +429,7 @@ export class WsTransport {
   revalidate(router: ChannelRouter): number {
     let ended = 0;
     for (const conn of this.connections) {
-      for (const sub of [...conn.subs.values()]) {
+      for (const sub of [...conn.subs]) {
         const route = router.route(sub.route.channel);
         const err = route instanceof HeraldError ? route : route.redisChannel !== sub.route.redisChannel ? new HeraldError('channel_denied', 'the channel rules changed; subscribe again') : null;
         if (err === null) continue;
@@ -431,4 +443,24 @@ export class WsTransport {
   close(): void {
     clearInterval(this.ticker);
   }
+}
+
+/** A copy one longer, sized exactly (spread and push both reserve spare slots). */
+function withSub(subs: readonly SocketSub[], sub: SocketSub): SocketSub[] {
+  const next = new Array<SocketSub>(subs.length + 1);
+  for (let i = 0; i < subs.length; i++) next[i] = subs[i]!;
+  next[subs.length] = sub;
+  return next;
+}
+
+function findSub(conn: WsConn, channel: string): SocketSub | undefined {
+  for (const sub of conn.subs) if (sub.route.channel === channel) return sub;
+  return undefined;
+}
+
+/** Removes `sub` from its connection; false when it was no longer there. */
+function removeSub(conn: WsConn, sub: SocketSub): boolean {
+  if (!conn.subs.includes(sub)) return false;
+  conn.subs = conn.subs.filter((s) => s !== sub);
+  return true;
 }
