@@ -170,12 +170,10 @@ export class Hub implements BrokerHandler {
     const now = this.o.clock();
     const seq = ++this.seq;
     const id = formatPosition(this.o.epoch, seq);
-    let textJson: string | null = null;
     for (let g = 0; g < group.length; g++) {
       const state = group[g]!;
       if (!state.live) continue;
       const rule = state.route.rule;
-      let dataJson: string;
       let event = '';
       if (rule.payload === 'json') {
         const parsed = parseJson(text);
@@ -183,12 +181,9 @@ export class Hub implements BrokerHandler {
           this.o.stats.dropped('invalid_json');
           continue;
         }
-        dataJson = text;
         event = eventOf(parsed);
-      } else {
-        dataJson = textJson ??= JSON.stringify(text);
       }
-      const message = new PreparedMessage(state.route.channel, seq, id, text, dataJson, event, now);
+      const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now);
       this.o.history.append(message, rule.history, now);
       for (const sub of state.subscribers) sub.deliver(message);
     }

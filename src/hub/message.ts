@@ -12,20 +12,30 @@ export class PreparedMessage {
   private wsText: string | null = null;
   private ndjsonBytes: Buffer | null = null;
 
+  private dataJsonText: string | null;
+
   /**
-   * @param dataJson the payload as JSON text: raw JSON for `json` channels (validated at
-   *   ingress), the payload JSON-encoded once for `text` channels.
-   * @param receivedAtNs process.hrtime.bigint() at broker ingress, for latency sampling.
+   * @param isJson the payload is JSON already (a `json` channel, validated at ingress): it is
+   *   embedded raw; a `text` payload is JSON-encoded once, and only if a WS, NDJSON or poll
+   *   subscriber needs it.
+   * @param receivedAtMs monotonic ms at broker ingress (history age, latency sampling).
    */
   constructor(
     readonly channel: string,
     readonly seq: number,
     readonly id: string,
     readonly payload: string,
-    readonly dataJson: string,
+    isJson: boolean,
     readonly event: string,
     readonly receivedAtMs: number,
-  ) {}
+  ) {
+    this.dataJsonText = isJson ? payload : null;
+  }
+
+  /** The payload as JSON text, as WS, NDJSON and poll envelopes embed it. */
+  get dataJson(): string {
+    return (this.dataJsonText ??= JSON.stringify(this.payload));
+  }
 
   get sse(): Buffer {
     return (this.sseBytes ??= Buffer.from(encodeSseEvent(this.id, this.event, this.payload)));

@@ -3,7 +3,7 @@ import { MemoryHistory } from '../../src/history/memory.js';
 import { PreparedMessage } from '../../src/hub/message.js';
 
 const msg = (channel: string, seq: number, at: number): PreparedMessage =>
-  new PreparedMessage(channel, seq, `e:${seq}`, `p${seq}`, JSON.stringify(`p${seq}`), '', at);
+  new PreparedMessage(channel, seq, `e:${seq}`, `p${seq}`, false, '', at);
 const limits = { size: 3, maxAgeMs: 1000 };
 
 t.test('bounded by count: replay after an evicted position says evicted', async (t) => {
