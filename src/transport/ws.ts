@@ -99,7 +99,10 @@ export class WsTransport {
     this.boundBytes = ctx.limits.maxBufferedBytes;
     app.ws<WsData>('/ws', {
       maxPayloadLength: Math.max(1024 * 1024, 4 * ctx.limits.maxFrameBytes),
-      maxBackpressure: 2 * this.boundBytes + SLACK_BYTES,
+      // After a sweep a socket holds ≤ limit, then at most one more frame before the next
+      // check: room for the largest frame (a text payload JSON-escapes to ≤ 6× its size), so
+      // uWS's own limit (which would skip frames, or cut with 1006) is never what trips.
+      maxBackpressure: 2 * this.boundBytes + 6 * ctx.limits.maxMessageBytes + SLACK_BYTES,
       // Only reachable through a bug in BufferBound: then uWS cuts the socket (1006) instead of skipping frames.
       closeOnBackpressureLimit: 1,
       idleTimeout: 0,
