@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { Conditions } from './wait.js';
 
 // ── WebSocket (the `ws` package) ────────────────────────────────────────────────────────
 
@@ -24,7 +25,7 @@ export class WsClient {
   readonly frames: WsFrame[] = [];
   readonly raw: string[] = [];
   closed: WsClose | null = null;
-  private readonly waiters = new Set<() => void>();
+  private readonly conditions = new Conditions();
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -61,20 +62,7 @@ export class WsClient {
 
   /** Resolves once cond() holds (checked on every frame and on close). */
   until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!cond()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; frames: ${this.raw.slice(-5).join(' | ')}; closed: ${JSON.stringify(this.closed)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.conditions.until(cond, timeoutMs, what, () => `; frames: ${this.raw.slice(-5).join(' | ')}; closed: ${JSON.stringify(this.closed)}`);
   }
 
   /** The first frame at or after index `from` that matches; waits for it. */
@@ -109,7 +97,7 @@ export class WsClient {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.conditions.notify();
   }
 }
 

@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
+import { Conditions } from './wait.js';
 
 /** A parsed text/event-stream event. */
 export interface SseEvent {
@@ -18,7 +19,7 @@ export class RawSse {
   raw = '';
   ended = false;
   private buffer = '';
-  private waiters = new Set<() => void>();
+  private readonly conditions = new Conditions();
 
   private constructor(
     readonly status: number,
@@ -63,20 +64,7 @@ export class RawSse {
   }
 
   until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!cond()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${this.events.length} events, ended=${this.ended}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.conditions.until(cond, timeoutMs, what, () => `; got ${this.events.length} events, ended=${this.ended}`);
   }
 
   waitForMessages(n: number, timeoutMs = 5000): Promise<void> {
@@ -88,7 +76,7 @@ export class RawSse {
   }
 
   private notify(): void {
-    for (const w of [...this.waiters]) w();
+    this.conditions.notify();
   }
 
   private parse(): void {

@@ -42,3 +42,33 @@ export function once(emitter: EventEmitter, event: string, timeoutMs: number): P
     emitter.once(event, onEvent);
   });
 }
+
+/**
+ * Conditions re-checked whenever the owner says something changed (a frame, an event, a
+ * close): for clients that wait on their own state instead of polling it.
+ */
+export class Conditions {
+  private readonly waiters = new Set<() => void>();
+
+  /** Resolves once cond() holds; `describe` adds the owner's state to the timeout message. */
+  until(cond: () => boolean, timeoutMs: number, what: string, describe: () => string = () => ''): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!cond()) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe()}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
