@@ -82,7 +82,7 @@ function summaryLine(r) {
   if (r.churnPerSec !== undefined) return `${r.churnPerSec} cycles/s, ${r.serverCpuUsPerCycle} µs/cycle`;
   if (r.deliveries === undefined) return `${r.connections} conns, ${r.rssPerConnBytes} B/conn, ${r.connectPerSec} conn/s`;
   const p99 = Object.values(r.perTransport).map((x) => x.latencyMs.p99).join('/');
-  return `${r.deliveriesPerSec}/s, ${r.serverCpuUsPerDelivery} µs/deliv, ${r.msgsPerWrite} msg/write, p99 ${p99} ms, lost ${r.lost}, dup ${r.dups}`;
+  return `${r.deliveriesPerSec}/s, ${r.serverCpuUsPerDelivery} µs/deliv, ${r.msgsPerWrite} msg/write, p99 ${p99} ms, lost ${r.lost}, resets ${r.resets}, late ${r.late}, dup ${r.dups}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

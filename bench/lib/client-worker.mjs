@@ -10,6 +10,12 @@ import { nowUs } from './net-util.mjs';
 import { pathFor, pollNextHeaders } from './wire.mjs';
 
 const HEAD = 0; const BODY = 1; const WSF = 2;
+/**
+ * A long-poller's first cursor: not a position, so Herald and the floor answer at once (Herald
+ * with a `reset`, reason invalid) with the head cursor to continue from. That answer is the
+ * poller's live signal, and the next poll, held, cannot miss anything after it.
+ */
+const PRIME = 'prime';
 let cfg = null;
 let conns = [];
 let tNow = 0;
@@ -28,8 +34,10 @@ function newConn(transport, channel) {
   return {
     transport, channel, sock: null, phase: HEAD, head: null, ready: false, closing: false,
     chunked: false, ckRemain: 0, ckSize: 0, ckState: 0, bodyLeft: -1, tail: '',
-    etag: '', lastMod: '', cursor: '', keepAlive: true,
+    etag: '', lastMod: '', cursor: transport === 'poll' ? PRIME : '', keepAlive: true,
     sc: 0, seq: 0, ts: 0, last: -1, count: 0,
+    // Messages skipped (seq jumps): in this answer, and those a poll `reset` told us about.
+    gap: 0, answerMsgs: 0, resetMissed: 0, resetOpen: false, churn: false,
     wh: Buffer.alloc(10), whLen: 0, wsRemain: 0, wsOp: 0,
     st: tstats(transport), started: 0, onReady: null,
   };
@@ -61,7 +69,11 @@ function scan(c, buf, from, to) {
     } else if (c.sc === 2 && b === 59) {
       c.sc = 0;
       const st = c.st;
-      if (c.seq > c.last) { c.last = c.seq; c.count++; st.received++; st.hist.record(tNow - c.ts); }
+      if (c.seq > c.last) {
+        if (c.seq > c.last + 1) c.gap += c.seq - c.last - 1;
+        if (c.resetOpen) { c.resetOpen = false; c.resetMissed += c.gap; c.gap = 0; }
+        c.last = c.seq; c.count++; c.answerMsgs++; st.received++; st.hist.record(tNow - c.ts);
+      }
       else st.dups++;
     } else { c.sc = 0; st_bad(c); }
   }
@@ -142,17 +154,25 @@ function parseHead(c, text) {
 }
 
 function pollEnd(c) {
-  c.st.cycles++;
+  if (!c.churn) c.st.cycles++;
   c.phase = HEAD;
-  markReady(c);
   if (cfg.target !== 'nchan') {
     const m = /"cursor":"([^"]+)"/.exec(c.tail);
     if (!m) { err('poll-no-cursor'); c.closing = true; c.sock.destroy(); return; }
+    // An explicit `reset` (Herald: the cursor fell out of history) says messages were missed:
+    // the skipped ones are counted as resets, not as silent losses. The priming answer's
+    // reset (reason invalid) is expected.
+    if (c.tail.includes('"reset"') && c.cursor !== PRIME) {
+      err('poll-reset');
+      c.resetMissed += c.gap;
+      // No message after the jump yet: the next one shows how many the reset skipped.
+      c.resetOpen = c.answerMsgs === 0;
+    }
     c.cursor = m[1];
-    // Herald's answer when the cursor fell out of history: counted, the loss shows in `lost`.
-    if (c.tail.includes('"reset"')) err('poll-reset');
   }
+  c.gap = 0; c.answerMsgs = 0;
   c.tail = '';
+  markReady(c);
   if (c.closing) return;
   if (!c.keepAlive) { c.sock.destroy(); openConn(c); return; }
   sendRequest(c);
@@ -260,7 +280,7 @@ function openAll(list, concurrency) {
   });
 }
 
-async function churn({ cycles, concurrency, transport, channels }) {
+async function churn({ cycles, concurrency, transport, channels, cursor }) {
   const st = tstats(transport);
   let started = 0; let finished = 0;
   const t0 = performance.now();
@@ -271,6 +291,9 @@ async function churn({ cycles, concurrency, transport, channels }) {
       started++;
       c.started = nowUs();
       c.onReady = (x) => { clearTimeout(x.timer); x.st.hist.record(nowUs() - x.started); x.st.cycles++; x.closing = true; x.sock.destroy(); };
+      // A poll cycle: one request answered at once from history (the caller's cursor precedes
+      // a message on every channel), then close.
+      if (transport === 'poll') { c.churn = true; if (cursor) c.cursor = cursor; }
       c.onClose = () => { clearTimeout(c.timer); finished++; if (!c.ready) err('churn-failed'); startOne(); };
       // Nchan says nothing on subscribe: its success answer (200 / 101) is the live signal.
       if (cfg.target === 'nchan') c.onHead = markReady;
@@ -285,11 +308,20 @@ async function churn({ cycles, concurrency, transport, channels }) {
 
 function report(sent) {
   const per = {};
-  for (const [t, s] of Object.entries(stats)) per[t] = { received: s.received, dups: s.dups, bad: s.bad, cycles: s.cycles, lost: 0, hist: s.hist.toJSON() };
+  for (const [t, s] of Object.entries(stats)) per[t] = { received: s.received, dups: s.dups, bad: s.bad, cycles: s.cycles, lost: 0, resets: 0, late: 0, hist: s.hist.toJSON() };
   if (sent) {
     for (const c of conns) {
       const expected = sent[c.channel] ?? 0;
-      if (c.count < expected) per[c.transport].lost += expected - c.count;
+      const missing = expected - c.count;
+      if (missing <= 0) continue;
+      // Told (a reset; one not yet followed by a message covers everything still missing),
+      // late (after the last message this subscriber got: not there when the window closed),
+      // or silently skipped (a gap before it).
+      const told = c.resetOpen ? missing : Math.min(missing, c.resetMissed);
+      const late = Math.min(missing - told, Math.max(0, expected - 1 - c.last));
+      per[c.transport].resets += told;
+      per[c.transport].late += late;
+      per[c.transport].lost += missing - told - late;
     }
   }
   const cpu = process.cpuUsage(cpuMark);
@@ -306,7 +338,7 @@ process.on('message', async (m) => {
     reply = { ms: performance.now() - t0, failed };
   } else if (m.cmd === 'reset') {
     for (const s of Object.values(stats)) { s.received = 0; s.dups = 0; s.bad = 0; s.cycles = 0; s.hist = new Histogram(); }
-    for (const c of conns) { c.count = 0; }
+    for (const c of conns) { c.count = 0; c.gap = 0; c.resetMissed = 0; c.resetOpen = false; }
     for (const k of Object.keys(errors)) delete errors[k];
     cpuMark = process.cpuUsage();
     reply = {};

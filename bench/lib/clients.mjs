@@ -45,11 +45,11 @@ export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers =
       const r = await all({ cmd: 'count' });
       return { received: r.reduce((a, x) => a + x.received, 0), cycles: r.reduce((a, x) => a + x.cycles, 0) };
     },
-    async churn({ cycles, concurrency, transport, channels }) {
+    async churn({ cycles, concurrency, transport, channels, cursor }) {
       const per = Math.ceil(cycles / workers.length);
       const conc = Math.max(1, Math.ceil(concurrency / workers.length));
       const t0 = performance.now();
-      await all({ cmd: 'churn', cycles: per, concurrency: conc, transport, channels });
+      await all({ cmd: 'churn', cycles: per, concurrency: conc, transport, channels, cursor });
       return { ms: performance.now() - t0, cycles: per * workers.length };
     },
     /** Merged per-transport results; `sent` maps channel → messages published. */
@@ -62,8 +62,8 @@ export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers =
         cpuUs += x.cpuUs; rssKb += x.rssKb;
         for (const [k, v] of Object.entries(x.errors)) errors[k] = (errors[k] ?? 0) + v;
         for (const [t, s] of Object.entries(x.per)) {
-          const acc = (per[t] ??= { received: 0, dups: 0, bad: 0, cycles: 0, lost: 0, hist: new Histogram() });
-          acc.received += s.received; acc.dups += s.dups; acc.bad += s.bad; acc.cycles += s.cycles; acc.lost += s.lost;
+          const acc = (per[t] ??= { received: 0, dups: 0, bad: 0, cycles: 0, lost: 0, resets: 0, late: 0, hist: new Histogram() });
+          acc.received += s.received; acc.dups += s.dups; acc.bad += s.bad; acc.cycles += s.cycles; acc.lost += s.lost; acc.resets += s.resets; acc.late += s.late;
           acc.hist.add(Histogram.from(s.hist));
         }
       }

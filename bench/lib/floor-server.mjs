@@ -21,7 +21,7 @@ const channels = new Map();
 function chan(name) {
   let c = channels.get(name);
   if (!c) {
-    c = { sse: new Set(), ws: new Set(), waiters: new Set(), ring: [], pSse: [], pWs: [], pPoll: [] };
+    c = { sse: new Set(), ws: new Set(), waiters: new Set(), ring: [], evicted: 0, pSse: [], pWs: [], pPoll: [] };
     channels.set(name, c);
   }
   return c;
@@ -36,11 +36,11 @@ function wsFrame(text) {
   return Buffer.concat([head, body]);
 }
 /** One answer, built once and written to every waiting poller. */
-function pollResponse(elements, cursor) {
-  const body = `{"messages":[${elements.join(',')}],"cursor":"${cursor}"}`;
+function pollResponse(elements, cursor, reset = '') {
+  const body = `{"messages":[${elements.join(',')}],"cursor":"${cursor}"${reset}}`;
   return Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
-function pollAnswer(sock, elements, cursor) { sock.write(pollResponse(elements, cursor)); }
+function pollAnswer(sock, elements, cursor, reset) { sock.write(pollResponse(elements, cursor, reset)); }
 
 function onMessage(name, payload) {
   const c = channels.get(name);
@@ -50,7 +50,7 @@ function onMessage(name, payload) {
   const el = `{"channel":${JSON.stringify(name)},"id":"${id}","data":${dataJson}}`;
   if (!c) return;
   c.ring.push({ seq, el });
-  if (c.ring.length > 100) c.ring.shift();
+  if (c.ring.length > 100) c.evicted = c.ring.shift().seq;
   if (BATCH) {
     if (c.pSse.length === 0 && c.pPoll.length === 0) setTimeout(flush, FLUSH_MS, c);
     c.pSse.push(`id: ${id}\ndata: ${payload}\n\n`);
@@ -93,9 +93,13 @@ function onRequest(sock, head) {
   }
   if (url.pathname === '/poll') {
     const cursor = url.searchParams.get('cursor');
+    // Like Herald: a cursor that is no position is answered at once with the head to go on from.
+    if (cursor && !/^floor:\d+$/.test(cursor)) { pollAnswer(sock, [], `${EPOCH}:${seq}`, ',"reset":[{"reason":"invalid"}]'); return false; }
     const after = cursor ? Number(cursor.slice(cursor.indexOf(':') + 1)) : Infinity;
     const missed = c.ring.filter((m) => m.seq > after);
-    if (missed.length) { pollAnswer(sock, missed.map((m) => m.el), `${EPOCH}:${missed[missed.length - 1].seq}`); return false; }
+    // Messages after the cursor fell out of the ring: said plainly, as Herald does.
+    const reset = after < c.evicted ? ',"reset":[{"reason":"evicted"}]' : '';
+    if (missed.length) { pollAnswer(sock, missed.map((m) => m.el), `${EPOCH}:${missed[missed.length - 1].seq}`, reset); return false; }
     c.waiters.add(sock);
     if (!sock.floorPoll) { sock.floorPoll = true; sock.once('close', () => c.waiters.delete(sock)); }
     return false;

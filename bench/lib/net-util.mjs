@@ -50,3 +50,20 @@ export function nowUs() {
   const t = process.hrtime();
   return t[0] * 1e6 + Math.floor(t[1] / 1000);
 }
+
+/** Herald's (or the floor's) head cursor: a poll with a cursor that is no position is answered at once. */
+export function pollCursor(port, channel) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    s.setEncoding('latin1');
+    s.once('connect', () => s.write(`GET /poll?channel=${encodeURIComponent(channel)}&cursor=prime HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    s.on('data', (d) => {
+      buf += d;
+      const m = /"cursor":"([^"]+)"/.exec(buf);
+      if (m) { s.destroy(); resolve(m[1]); }
+    });
+    s.once('error', reject);
+    s.once('close', () => reject(new Error(`no cursor from port ${port}: ${buf.slice(0, 200)}`)));
+  });
+}

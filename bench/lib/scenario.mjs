@@ -8,7 +8,7 @@ import { redisPublisher, nchanPublisher } from './publishers.mjs';
 import { sample, delta, tcpSegsOut } from './proc.mjs';
 import { startTarget } from './targets.mjs';
 import { channelName, payload, WARM } from './wire.mjs';
-import { nowUs, sleep } from './net-util.mjs';
+import { nowUs, pollCursor, sleep } from './net-util.mjs';
 
 const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
 
@@ -45,16 +45,22 @@ export async function runScenario(targetName, redis, spec) {
   const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
   const pub = await publisherFor(target, redis);
   const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
+  const pids0 = target.pids().join();
   try {
     const base = sample(target.pids());
-    if (spec.churn) return Object.assign(res, await churn(target, pool, spec, base));
+    if (spec.churn) return Object.assign(res, await churn(target, pool, pub, spec, base));
 
     const conns = [];
     let i = 0;
     for (const [t, n] of Object.entries(spec.mix)) for (let j = 0; j < n; j++, i++) conns.push([t, channelName(i % spec.k)]);
-    // Long-poll (and Nchan, which says nothing on subscribe) only shows it is live on a message.
-    const needsWarm = Boolean(spec.mix.poll) || target.name === 'nchan';
-    const warm = setInterval(() => { if (needsWarm) for (let c = 0; c < spec.k; c++) pub.publish(channelName(c), WARM); }, 100);
+    // Nchan says nothing on a WebSocket or long-poll subscribe: its subscribers ask for the
+    // channel buffer (wire.pathFor), which holds one warm-up message, and are live on it.
+    // Re-published every 20 s: a buffered message expires after Nchan's 1 min timeout.
+    let warm = null;
+    if (target.name === 'nchan') {
+      await publishWarm(pub, spec.k);
+      warm = setInterval(() => { for (let c = 0; c < spec.k; c++) pub.publish(channelName(c), WARM); }, 20000);
+    }
     const opened = await pool.open(conns);
     clearInterval(warm);
     await sleep(spec.idle ? 1500 : 300);
@@ -97,6 +103,8 @@ export async function runScenario(targetName, redis, spec) {
     Object.assign(res, {
       published: total, expected, deliveries,
       lost: Object.values(st.per).reduce((a, s) => a + s.lost, 0),
+      resets: Object.values(st.per).reduce((a, s) => a + s.resets, 0),
+      late: Object.values(st.per).reduce((a, s) => a + s.late, 0),
       dups: Object.values(st.per).reduce((a, s) => a + s.dups, 0),
       wallS: round(wallMs / 1000),
       deliveriesPerSec: round(deliveries / (wallMs / 1000), 0),
@@ -112,22 +120,44 @@ export async function runScenario(targetName, redis, spec) {
       loadgenCpuS: round((st.cpuUs + me.user + me.system) / 1e6, 3),
       errors: st.errors,
       perTransport: Object.fromEntries(Object.entries(st.per).map(([t, s]) => [t, {
-        deliveries: s.received, lost: s.lost, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
+        deliveries: s.received, lost: s.lost, resets: s.resets, late: s.late, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
       }])),
     });
     return res;
   } finally {
+    // A server process that died and was replaced (an nginx worker) invalidates the row.
+    if (target.pids().join() !== pids0) res.errors = { ...res.errors, 'server-process-restarted': 1 };
     pub.close();
     await pool.close();
     await target.stop();
   }
 }
 
-async function churn(target, pool, spec, base) {
+/** One unmarked message per channel, accepted by the publisher's peer before it resolves. */
+async function publishWarm(pub, k) {
+  for (let c = 0; c < k; c++) pub.publish(channelName(c), WARM);
+  for (let i = 0; i < 200 && pub.pending() > 0; i++) await sleep(25);
+  await sleep(100);
+}
+
+async function churn(target, pool, pub, spec, base) {
   const t = Object.keys(spec.mix)[0];
   const channels = Array.from({ length: spec.k }, (_, i) => channelName(i));
+  let cursor;
+  if (target.name === 'nchan') {
+    // Its subscribers ask for the channel buffer (wire.pathFor): it must not be empty (an
+    // empty one with that request trips an assertion in Nchan 1.3's spool and kills the worker).
+    await publishWarm(pub, spec.k);
+  } else if (t === 'poll') {
+    // A poll cycle answered at once needs a message after the poller's position on every
+    // channel: one SSE subscriber per channel keeps Herald's broker subscriptions (and so its
+    // history) up, then one warm-up message per channel is published after the head cursor.
+    cursor = await pollCursor(target.port, channels[0]);
+    await pool.open(channels.map((ch) => ['sse', ch]));
+    await publishWarm(pub, spec.k);
+  }
   const s0 = sample(target.pids());
-  const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels });
+  const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   const s1 = sample(target.pids());
   const st = await pool.stats();
   const d = delta(s0, s1);

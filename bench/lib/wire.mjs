@@ -1,7 +1,10 @@
 /** URLs and payloads shared by the load generator, the floor server and the targets. */
 
 export function pathFor(target, transport, channel, cursor) {
-  if (target === 'nchan') return `/sub/${transport}?id=${encodeURIComponent(channel)}`;
+  // A message id older than any: a new subscriber first gets what the channel buffer holds (the
+  // warm-up message published before subscribers connect), which is Nchan's only live signal
+  // on WebSocket and long-poll. Later polls continue from If-Modified-Since / If-None-Match.
+  if (target === 'nchan') return `/sub/${transport}?id=${encodeURIComponent(channel)}&last_event_id=1:0`;
   const base = `/${transport}?channel=${encodeURIComponent(channel)}`;
   return cursor ? `${base}&cursor=${encodeURIComponent(cursor)}` : base;
 }
