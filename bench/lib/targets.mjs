@@ -55,7 +55,9 @@ export async function startHerald({ redis }) {
   const cfg = join(dir, 'herald.yaml');
   writeFileSync(cfg, heraldConfig(redis.url));
   const port = await freePort();
-  const proc = spawn(process.execPath, [HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
+  // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
+  const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
     '--host', '127.0.0.1', '--redis', redis.url], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitListening(proc, 'herald', 15000);
   for (let i = 0; i < 200 && (await httpStatus(port, '/readyz')) !== 200; i++) await sleep(50);

@@ -5,19 +5,12 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
  * handler: the HttpRequest is invalid after the handler returns or awaits.
  */
 export interface RequestFacts {
-  readonly method: string;
-  readonly path: string;
   readonly query: URLSearchParams;
   readonly ip: string;
   readonly origin: string;
   readonly userAgent: string;
   readonly authorization: string;
   readonly lastEventId: string;
-  readonly contentType: string;
-  /** For WebSocket upgrades. */
-  readonly wsKey: string;
-  readonly wsProtocol: string;
-  readonly wsExtensions: string;
 }
 
 const decoder = new TextDecoder();
@@ -31,19 +24,15 @@ export function readRequest(res: HttpResponse, req: HttpRequest, trustedIpHeader
     if (forwarded !== '') ip = forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
   }
   if (ip === '') ip = decoder.decode(res.getRemoteAddressAsText());
+  // Only what the transports read: every getHeader() is a native call, and this runs once
+  // per request, poll cycles included.
   return {
-    method: req.getCaseSensitiveMethod(),
-    path: req.getUrl(),
     query: new URLSearchParams(req.getQuery() ?? ''),
     ip,
     origin: req.getHeader('origin'),
     userAgent: req.getHeader('user-agent'),
     authorization: req.getHeader('authorization'),
     lastEventId: req.getHeader('last-event-id'),
-    contentType: req.getHeader('content-type'),
-    wsKey: req.getHeader('sec-websocket-key'),
-    wsProtocol: req.getHeader('sec-websocket-protocol'),
-    wsExtensions: req.getHeader('sec-websocket-extensions'),
   };
 }
 

@@ -148,10 +148,12 @@ export class WsTransport {
     // ±10% jitter so sockets opened together do not all reconnect together.
     const deadline = Math.floor(now + cls.lifetimeMs * (0.9 + Math.random() * 0.2));
     const conn = new WsConn(facts.ip, facts, cls, requestToken(facts.authorization, facts.query.get('token')), now, deadline);
-    const protocol = facts.wsProtocol.split(',')[0]!.trim();
+    const protocol = req.getHeader('sec-websocket-protocol').split(',')[0]!.trim();
+    const key = req.getHeader('sec-websocket-key');
+    const extensions = req.getHeader('sec-websocket-extensions');
     // uWS copies the user data's properties onto a plain object: a one-field wrapper keeps
     // WsConn a class instance with in-object fields (measured ~70 B less per socket).
-    res.upgrade<WsData>({ conn }, facts.wsKey, protocol, facts.wsExtensions, context);
+    res.upgrade<WsData>({ conn }, key, protocol, extensions, context);
   };
 
   private opened(ws: WebSocket<WsData>): void {
