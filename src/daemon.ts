@@ -57,6 +57,7 @@ export class Daemon {
   private draining = false;
   private metricsServer: HttpServer | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly history: MemoryHistory;
   port = 0;
 
   private constructor(
@@ -70,7 +71,10 @@ export class Daemon {
     const classifier = new ClientClassifier(config.classes);
     const sources = {
       connections: () => this.connectionCounts(),
-      subscriptions: () => this.hub.subscriptions,
+      subscriptions: () => {
+        const ws = this.ws.subscriptionCounts();
+        return this.hub.subscriptions - ws.groups + ws.sockets;
+      },
       channels: () => this.hub.channelCount,
       brokerConnected: () => this.broker.status === 'ready',
       pollsHeld: () => this.poll.held,
@@ -84,8 +88,8 @@ export class Daemon {
             probeMissed: () => metrics.brokerProbeMissed(),
           })
         : new MemoryBroker(log);
-    const history = new MemoryHistory();
-    history.maxAgeMs = Math.max(1000, ...config.channels.map((r) => r.history.maxAgeMs));
+    const history = (this.history = new MemoryHistory());
+    history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
     this.sweeper = setInterval(() => history.sweep(performance.now()), 30_000);
     this.sweeper.unref();
@@ -324,6 +328,7 @@ export class Daemon {
     this.ctx.sse = next.sse;
     this.ctx.limiter.setMax(next.limits.maxConnectionsPerIp);
     this.hub.setLimits({ maxMessageBytes: next.limits.maxMessageBytes, replayMax: replayMax(next) });
+    this.history.maxAgeMs = maxHistoryAge(next);
     this.ctx.authorize = this.authorizer();
     const ended = this.sse.revalidate(router) + this.ndjson.revalidate(router) + this.ws.revalidate(router) + this.poll.revalidate(router);
     this.log.info('config reloaded', { file: next.file, endedSubscriptions: ended });
@@ -333,4 +338,9 @@ export class Daemon {
 /** The longest replay any rule can need: its history size. */
 function replayMax(config: Config): number {
   return Math.max(1, ...config.channels.map((r) => r.history.size));
+}
+
+/** The sweep's age bound: the longest any rule keeps history. */
+function maxHistoryAge(config: Config): number {
+  return Math.max(1000, ...config.channels.map((r) => r.history.maxAgeMs));
 }

@@ -195,7 +195,14 @@ export class RedisBroker implements Broker {
     try {
       await Promise.all(acks);
     } catch (err) {
-      this.#log.debug('subscribe failed', { err: String(err) });
+      if (generation !== this.#generation) {
+        this.#log.debug('subscribe failed on a link that is already gone', { err: String(err) });
+        return false;
+      }
+      // Redis refused a SUBSCRIBE on a live link (e.g. an ACL channel rule): staying here would
+      // leave the broker not-ready for good. Reconnect (with backoff) and try the set again.
+      this.#log.warn('subscribe refused by Redis; reconnecting', { err: String(err) });
+      this.#sub.disconnect(true);
       return false;
     }
     return generation === this.#generation;

@@ -17,7 +17,7 @@ export interface PollReset {
 }
 
 export function encodePollBody(elements: readonly string[], cursor: string, resets: readonly PollReset[]): string {
-  let out = '{"messages":[' + elements.join(',') + '],"cursor":"' + cursor + '"';
+  let out = '{"messages":[' + elements.join(',') + '],"cursor":' + JSON.stringify(cursor);
   if (resets.length > 0) out += ',"reset":' + JSON.stringify(resets);
   return out + '}';
 }

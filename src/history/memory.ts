@@ -30,16 +30,16 @@ export class MemoryHistory implements History {
     return this.rings.size;
   }
 
-  cover(channel: string, fromSeq: number): void {
-    this.rings.set(channel, { coveredFrom: fromSeq, evictedUpTo: 0, items: [], head: 0 });
+  cover(key: string, fromSeq: number): void {
+    this.rings.set(key, { coveredFrom: fromSeq, evictedUpTo: 0, items: [], head: 0 });
   }
 
-  uncover(channel: string): void {
-    this.rings.delete(channel);
+  uncover(key: string): void {
+    this.rings.delete(key);
   }
 
-  append(message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
-    const ring = this.rings.get(message.channel);
+  append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
+    const ring = this.rings.get(key);
     if (ring === undefined) return;
     if (limits.size === 0) {
       ring.evictedUpTo = message.seq;
@@ -56,8 +56,8 @@ export class MemoryHistory implements History {
     }
   }
 
-  replay(channel: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay {
-    const ring = this.rings.get(channel);
+  replay(key: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay {
+    const ring = this.rings.get(key);
     if (ring === undefined || afterSeq < ring.coveredFrom) return { ok: false, reason: 'not_covered' };
     this.expire(ring, limits, nowMs);
     if (afterSeq < ring.evictedUpTo) return { ok: false, reason: 'evicted' };
@@ -66,10 +66,10 @@ export class MemoryHistory implements History {
     for (let i = ring.items.length - 1; i >= ring.head; i--) {
       const item = ring.items[i]!;
       if (item.seq <= afterSeq) break;
+      if (messages.length === max) return { ok: false, reason: 'evicted' };
       messages.push(item);
     }
     messages.reverse();
-    if (messages.length > max) messages.length = max;
     return { ok: true, messages };
   }
 

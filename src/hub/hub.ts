@@ -32,7 +32,10 @@ interface Pending {
 }
 
 interface ChannelState {
-  readonly route: Route;
+  /** `stateKey(route)`: also the history key. */
+  readonly key: string;
+  /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
+  route: Route;
   readonly subscribers: Set<Subscriber>;
   pending: Pending[];
   live: boolean;
@@ -61,6 +64,10 @@ export interface HubOptions {
  * receives interest edges (hub → broker) so it can forget a channel when its linger ends.
  */
 export class Hub implements BrokerHandler {
+  /**
+   * Keyed by client channel AND Redis channel: after a reload remaps a channel, the old
+   * mapping lingers apart from the new one instead of capturing its subscribers.
+   */
   private readonly channels = new Map<string, ChannelState>();
   private readonly byRedis = new Map<string, ChannelState[]>();
   private seq = 0;
@@ -95,8 +102,8 @@ export class Hub implements BrokerHandler {
     return this.subscriptionCount;
   }
 
-  isLive(channel: string): boolean {
-    return this.channels.get(channel)?.live === true;
+  isLive(route: Route): boolean {
+    return this.channels.get(stateKey(route))?.live === true;
   }
 
   /**
@@ -105,13 +112,21 @@ export class Hub implements BrokerHandler {
    * subscriber is in the live set from that call on. Returns nothing: undo with unsubscribe().
    */
   subscribe(sub: Subscriber, route: Route, since: Position | null, ready: ReadyCallback): void {
-    let state = this.channels.get(route.channel);
+    const key = stateKey(route);
+    let state = this.channels.get(key);
     if (state === undefined) {
-      state = { route, subscribers: new Set(), pending: [], live: false, gap: false };
-      this.channels.set(route.channel, state);
+      state = { key, route, subscribers: new Set(), pending: [], live: false, gap: false };
+      this.channels.set(key, state);
       const group = this.byRedis.get(route.redisChannel);
       if (group === undefined) this.byRedis.set(route.redisChannel, [state]);
-      else group.push(state);
+      else {
+        group.push(state);
+        // Another client channel already holds this Redis channel live: no edge will come,
+        // so this one is live (and covered) from now.
+        if (group.some((other) => other.live)) this.goLive(state);
+      }
+    } else if (state.route.rule !== route.rule) {
+      state.route = route;
     }
     this.subscriptionCount++;
     this.o.interest.acquire(route.redisChannel);
@@ -119,8 +134,14 @@ export class Hub implements BrokerHandler {
     else state.pending.push({ sub, since, ready });
   }
 
-  unsubscribe(sub: Subscriber, channel: string): void {
-    const state = this.channels.get(channel);
+  /** A reload kept this mapping but gave it a new rule: later messages follow the new rule. */
+  updateRoute(route: Route): void {
+    const state = this.channels.get(stateKey(route));
+    if (state !== undefined) state.route = route;
+  }
+
+  unsubscribe(sub: Subscriber, route: Route): void {
+    const state = this.channels.get(stateKey(route));
     if (state === undefined) return;
     let removed = state.subscribers.delete(sub);
     if (!removed) {
@@ -135,24 +156,24 @@ export class Hub implements BrokerHandler {
     // Interest that came and went within one turn emits no edge at all, so no unsubscribe
     // edge will ever forget this state: drop it here, or client-chosen names would pile up.
     if (!state.live && state.subscribers.size === 0 && state.pending.length === 0 && !this.o.interest.isDesired(redisChannel)) {
-      this.channels.delete(channel);
+      this.channels.delete(state.key);
       const group = this.byRedis.get(redisChannel)?.filter((s) => s !== state);
       if (group === undefined || group.length === 0) this.byRedis.delete(redisChannel);
       else this.byRedis.set(redisChannel, group);
     }
   }
 
-  /** What a subscriber joining `channel` now has missed since `since`. Channel must be live. */
-  replay(channel: string, since: Position | null): Ready {
+  /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
+  replay(route: Route, since: Position | null): Ready {
     const position = this.head();
-    const state = this.channels.get(channel);
+    const state = this.channels.get(stateKey(route));
     if (since === null) return { replay: [], reset: null, position };
     if (since.seq < 0) return { replay: [], reset: 'invalid', position };
     if (since.epoch !== this.o.epoch) return { replay: [], reset: 'epoch', position };
     if (since.seq > this.seq) return { replay: [], reset: 'invalid', position };
     if (state === undefined) return { replay: [], reset: 'not_covered', position };
     const rule = state.route.rule;
-    const r = this.o.history.replay(channel, since.seq, rule.history, this.o.clock(), this.o.replayMax);
+    const r = this.o.history.replay(state.key, since.seq, rule.history, this.o.clock(), this.o.replayMax);
     return r.ok ? { replay: r.messages, reset: null, position } : { replay: [], reset: r.reason, position };
   }
 
@@ -184,7 +205,7 @@ export class Hub implements BrokerHandler {
         event = eventOf(parsed);
       }
       const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now);
-      this.o.history.append(message, rule.history, now);
+      this.o.history.append(state.key, message, rule.history, now);
       for (const sub of state.subscribers) sub.deliver(message);
     }
     if (--this.sampleCountdown <= 0) {
@@ -199,18 +220,7 @@ export class Hub implements BrokerHandler {
       const group = this.byRedis.get(redisChannel);
       if (group === undefined) continue;
       for (const state of group) {
-        if (state.live) continue;
-        state.live = true;
-        // A fresh seq: no position issued before this instant can claim coverage.
-        this.o.history.cover(state.route.channel, ++this.seq);
-        if (state.gap) {
-          state.gap = false;
-          const position = this.head();
-          for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
-        }
-        const pending = state.pending;
-        state.pending = [];
-        for (const p of pending) this.complete(state, p);
+        if (!state.live) this.goLive(state);
       }
     }
   }
@@ -221,7 +231,7 @@ export class Hub implements BrokerHandler {
       if (!state.live) continue;
       state.live = false;
       state.gap = state.subscribers.size > 0;
-      this.o.history.uncover(state.route.channel);
+      this.o.history.uncover(state.key);
     }
   }
 
@@ -246,13 +256,27 @@ export class Hub implements BrokerHandler {
     if (group === undefined) return;
     this.byRedis.delete(redisChannel);
     for (const state of group) {
-      this.channels.delete(state.route.channel);
-      this.o.history.uncover(state.route.channel);
+      this.channels.delete(state.key);
+      this.o.history.uncover(state.key);
     }
   }
 
+  /** Coverage starts now: a fresh seq, so no position issued before can claim it. */
+  private goLive(state: ChannelState): void {
+    state.live = true;
+    this.o.history.cover(state.key, ++this.seq);
+    if (state.gap) {
+      state.gap = false;
+      const position = this.head();
+      for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+    }
+    const pending = state.pending;
+    state.pending = [];
+    for (const p of pending) this.complete(state, p);
+  }
+
   private complete(state: ChannelState, p: Pending): void {
-    const ready = this.replay(state.route.channel, p.since);
+    const ready = this.replay(state.route, p.since);
     state.subscribers.add(p.sub);
     p.ready(ready);
   }
@@ -273,4 +297,9 @@ function eventOf(parsed: unknown): string {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '';
   const event = (parsed as { event?: unknown }).event;
   return typeof event === 'string' && isSafeEventName(event) ? event : '';
+}
+
+/** Client channel names have no spaces (router charset): a space cannot collide. */
+function stateKey(route: Route): string {
+  return route.redisChannel + ' ' + route.channel;
 }

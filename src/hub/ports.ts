@@ -56,19 +56,23 @@ export type Replay =
   | { readonly ok: false; readonly reason: 'evicted' | 'not_covered' };
 
 /**
- * Recent messages per client channel. Called only by the hub, synchronously, on its own
- * turn; implementations must be bounded by count and age per channel.
+ * Recent messages per channel state. Called only by the hub, synchronously, on its own
+ * turn; implementations must be bounded by count and age per key. `key` is the hub's name for
+ * one (client channel, Redis channel) mapping.
  *
- * Coverage: `cover(channel, seq)` records that from this seq on the channel is subscribed
- * at the broker without interruption; replay from a position before that is impossible.
+ * Coverage: `cover(key, seq)` records that from this seq on the channel is subscribed at the
+ * broker without interruption; replay from a position before that is impossible.
  */
 export interface History {
-  append(message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
-  cover(channel: string, fromSeq: number): void;
-  /** Marks the channel as no longer covered (broker subscription ended or link lost). */
-  uncover(channel: string): void;
-  /** Messages with seq > afterSeq, oldest first, at most `max`; or why that is impossible. */
-  replay(channel: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
+  append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
+  cover(key: string, fromSeq: number): void;
+  /** Marks the key as no longer covered (broker subscription ended or link lost). */
+  uncover(key: string): void;
+  /**
+   * Messages with seq > afterSeq, oldest first; or why that is impossible. More than `max`
+   * of them (a reload shrank the bound) is `evicted`: a partial replay would be a silent gap.
+   */
+  replay(key: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
   /** Evicts entries older than their age bound (for idle channels); returns how many. */
   sweep(nowMs: number): number;
   readonly channelCount: number;

@@ -23,7 +23,8 @@ import { ErrorCode } from '../errors.js';
 import type { TransportName } from '../hub/subscriber.js';
 
 export type CloseReason = 'client' | 'lifetime' | 'idle' | 'slow_consumer' | 'drain' | 'token_expired' | 'policy' | 'error';
-export type DropReason = 'slow_consumer' | 'invalid_json' | 'oversize';
+/** Messages Herald discarded. A dropped slow consumer loses nothing: it resumes from its last id. */
+export type DropReason = 'invalid_json' | 'oversize';
 export type PollOutcome = 'message' | 'timeout' | 'aborted' | 'drain' | 'reset';
 export type PublishOutcome = 'ok' | 'unauthorized' | 'forbidden' | 'invalid' | 'too_large' | 'unavailable';
 
@@ -47,7 +48,7 @@ export interface HeraldMetricsOptions {
 
 const ALL_TRANSPORTS: readonly TransportName[] = ['sse', 'ndjson', 'ws', 'poll'];
 const CLOSE_REASONS: readonly CloseReason[] = ['client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error'];
-const DROP_REASONS: readonly DropReason[] = ['slow_consumer', 'invalid_json', 'oversize'];
+const DROP_REASONS: readonly DropReason[] = ['invalid_json', 'oversize'];
 const POLL_OUTCOMES: readonly PollOutcome[] = ['message', 'timeout', 'aborted', 'drain', 'reset'];
 const PUBLISH_OUTCOMES: readonly PublishOutcome[] = ['ok', 'unauthorized', 'forbidden', 'invalid', 'too_large', 'unavailable'];
 /** Label value for a class or code outside its closed set (a caller bug, but still bounded). */

@@ -35,9 +35,19 @@ export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: Re
     aborted = true;
     ctx.limiter.release(facts.ip);
   });
-  return auth.then((result) => {
-    if (!aborted) res.cork(() => settle(result));
-  });
+  return auth.then(
+    (result) => {
+      if (!aborted) res.cork(() => settle(result));
+    },
+    (err: unknown) => {
+      // An authorizer bug must not keep this IP's slot: release, answer, then let guard() log it.
+      if (aborted) throw err;
+      aborted = true;
+      ctx.limiter.release(facts.ip);
+      res.cork(() => refuse(ctx, res, new HeraldError('internal'), cors));
+      throw err;
+    },
+  );
 }
 
 export function refuse(ctx: TransportContext, res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {

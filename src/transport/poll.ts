@@ -46,6 +46,7 @@ class PollWaiter implements Subscriber {
     readonly origin: string,
     readonly routes: readonly Route[],
     readonly cls: ClientClassConfig,
+    /** Where the client goes on from if not every channel went live (see accept()). */
     readonly cursor: string,
   ) {
     this.waiting = routes.length;
@@ -113,7 +114,8 @@ export class PollTransport {
     if (this.draining) {
       // Not an error status: an empty answer that keeps the client's position, on a
       // connection that closes so the next poll lands on another process.
-      const cursor = facts.query.get('cursor') || this.ctx.hub.head();
+      const given = facts.query.get('cursor') ?? '';
+      const cursor = parsePosition(given) !== null ? given : this.ctx.hub.head();
       return writeJson(res, 200, encodePollBody([], cursor, []), this.ctx.cors.headers(facts.origin), true);
     }
     return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
@@ -124,7 +126,11 @@ export class PollTransport {
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const cursorText = facts.query.get('cursor') ?? '';
     const since = cursorText === '' ? null : (parsePosition(cursorText) ?? MALFORMED);
-    const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, cursorText);
+    // The position to fall back on if the hold ends before every channel is live: the
+    // client's own (valid) cursor, else the head now — never a later head, which could skip
+    // messages delivered on the live channels meanwhile.
+    const fallback = since !== null && since !== MALFORMED ? cursorText : ctx.hub.head();
+    const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
     res.onAborted(this.aborted.bind(this, waiter));
     this.waiters.add(waiter);
@@ -151,7 +157,7 @@ export class PollTransport {
   private body(waiter: PollWaiter): string {
     if (!waiter.allLive) {
       // A channel is not covered yet: nothing can be claimed past the client's own cursor.
-      return encodePollBody([], waiter.cursor !== '' ? waiter.cursor : this.ctx.hub.head(), []);
+      return encodePollBody([], waiter.cursor, []);
     }
     const messages = (waiter.messages ?? []).sort((a, b) => a.seq - b.seq);
     const max = this.ctx.limits.pollBatchSize;
@@ -173,7 +179,7 @@ export class PollTransport {
     this.holds.remove(waiter);
     this.waiters.delete(waiter);
     this.perClass.remove(waiter.cls.name);
-    for (const route of waiter.routes) this.ctx.hub.unsubscribe(waiter, route.channel);
+    for (const route of waiter.routes) this.ctx.hub.unsubscribe(waiter, route);
     this.ctx.limiter.release(waiter.ip);
     this.ctx.stats.pollHold(outcome);
     this.ctx.stats.connectionClosed('poll', outcome === 'aborted' ? 'client' : outcome === 'drain' ? 'drain' : 'client');

@@ -260,12 +260,15 @@ export class StreamTransport {
   end(conn: StreamConnection, reason: CloseReason, finalChunk: string): void {
     if (!conn.open) return;
     conn.flush();
+    // That flush may have passed the unsent bound and closed the response already.
+    if (!conn.open) return;
     this.closed(conn, reason);
     conn.res.cork(() => {
       if (conn.initial !== null) {
         // Never started (a channel was not live yet): answer plainly so the client retries.
         conn.res.writeStatus(statusLine(200));
         for (const [k, v] of this.format.headers) conn.res.writeHeader(k, v);
+        for (const [k, v] of this.ctx.cors.headers(conn.origin)) conn.res.writeHeader(k, v);
       }
       conn.res.end(finalChunk);
     });
@@ -282,7 +285,7 @@ export class StreamTransport {
     releaseResponse(conn.res);
     this.connections.delete(conn);
     this.perClass.remove(conn.cls.name);
-    for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route.channel);
+    for (const route of conn.routes) this.ctx.hub.unsubscribe(conn, route);
     this.ctx.limiter.release(conn.ip);
     this.ctx.stats.connectionClosed(this.format.transport, reason);
   }

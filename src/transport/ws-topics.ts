@@ -19,7 +19,8 @@ export class TopicGroup implements Subscriber {
 
   constructor(
     readonly owner: WsTransport,
-    readonly route: Route,
+    public route: Route,
+    readonly topic: string,
   ) {}
 
   deliver(message: PreparedMessage): void {

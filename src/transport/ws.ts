@@ -123,6 +123,16 @@ export class WsTransport {
     return this.connections.size;
   }
 
+  /**
+   * Per-(socket, channel) subscriptions, and the topic groups the hub counts instead (one
+   * hub subscriber per channel): the metrics gauge swaps one for the other. Read at scrape.
+   */
+  subscriptionCounts(): { readonly sockets: number; readonly groups: number } {
+    let sockets = 0;
+    for (const conn of this.connections) sockets += conn.subs.length;
+    return { sockets, groups: this.groups.size };
+  }
+
   countsByClass(): ReadonlyMap<string, number> {
     return this.perClass.byClass;
   }
@@ -238,15 +248,20 @@ export class WsTransport {
       if (sub.expiresAtMs < conn.nextExpiryMs) this.scheduleExpiry(conn, sub.expiresAtMs);
     }
     sub.state = 'pending';
-    let group = this.groups.get(channel);
+    const topic = topicOf(sub.route);
+    let group = this.groups.get(topic);
     if (group === undefined) {
-      group = new TopicGroup(this, sub.route);
-      this.groups.set(channel, group);
+      group = new TopicGroup(this, sub.route, topic);
+      this.groups.set(topic, group);
       const g = group;
       this.ctx.hub.subscribe(g, sub.route, null, () => g.onReady());
+    } else if (group.route.rule !== sub.route.rule) {
+      // A reload kept the mapping but changed the rule (payload, history): apply it.
+      group.route = sub.route;
+      this.ctx.hub.updateRoute(sub.route);
     }
     sub.group = group;
-    if (group.ready && this.ctx.hub.isLive(channel)) this.activate(group, conn, sub, since);
+    if (group.ready && this.ctx.hub.isLive(group.route)) this.activate(group, conn, sub, since);
     else group.pending.push({ conn, sub, since });
   }
 
@@ -266,7 +281,7 @@ export class WsTransport {
   private activate(group: TopicGroup, conn: WsConn, sub: SocketSub, since: Position | null): void {
     const channel = group.route.channel;
     const ws = conn.ws!;
-    const ready = this.ctx.hub.replay(channel, since);
+    const ready = this.ctx.hub.replay(group.route, since);
     let ok = true;
     if (ready.reset !== null) ok = ws.send(encodeWsControl('reset', { channel, reason: ready.reset, position: ready.position })) !== 2;
     for (let i = 0; ok && i < ready.replay.length; i++) ok = ws.send(ready.replay[i]!.ws) !== 2;
@@ -274,7 +289,7 @@ export class WsTransport {
     if (sub.id !== null) fields.id = sub.id;
     if (ok) ok = ws.send(encodeWsControl('subscribed', fields)) !== 2;
     if (!ok) return this.dropSlow(conn);
-    ws.subscribe(channel);
+    ws.subscribe(group.topic);
     group.members.add(conn);
     sub.state = 'live';
     this.count(ready.replay.length);
@@ -283,13 +298,12 @@ export class WsTransport {
 
   /** Ends one subscription; `usable` is false from the close handler (the socket is gone). */
   private leave(conn: WsConn, sub: SocketSub, usable: boolean): void {
-    const channel = sub.route.channel;
     removeSub(conn, sub);
     const group = sub.group;
     sub.group = null;
     if (group === null) return;
     if (sub.state === 'live') {
-      if (usable) conn.ws!.unsubscribe(channel);
+      if (usable) conn.ws!.unsubscribe(group.topic);
       group.members.delete(conn);
     } else {
       group.pending = group.pending.filter((p) => p.sub !== sub);
@@ -299,9 +313,9 @@ export class WsTransport {
       // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
       setImmediate(() => {
         group.releaseScheduled = false;
-        if (group.members.size > 0 || group.pending.length > 0 || this.groups.get(channel) !== group) return;
-        this.groups.delete(channel);
-        this.ctx.hub.unsubscribe(group, channel);
+        if (group.members.size > 0 || group.pending.length > 0 || this.groups.get(group.topic) !== group) return;
+        this.groups.delete(group.topic);
+        this.ctx.hub.unsubscribe(group, group.route);
       });
     }
   }
@@ -309,7 +323,7 @@ export class WsTransport {
   /** One call for every socket on the topic; the frame was built once for all transports' subscribers. */
   publish(group: TopicGroup, frame: string, isMessage: boolean): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit);
-    this.app.publish(group.route.channel, frame, false);
+    this.app.publish(group.topic, frame, false);
     if (isMessage) this.count(group.members.size);
   }
 
@@ -395,7 +409,8 @@ export class WsTransport {
       if (sub.expiresAtMs <= now) this.endSubscription(conn, sub, 'token_expired');
       else next = Math.min(next, sub.expiresAtMs);
     }
-    this.scheduleExpiry(conn, next);
+    // Ending a subscription can drop the socket: no timer for a closed connection.
+    if (conn.open) this.scheduleExpiry(conn, next);
   }
 
   private scheduleExpiry(conn: WsConn, atMs: number): void {
@@ -438,6 +453,8 @@ export class WsTransport {
         const route = router.route(sub.route.channel);
         const err = route instanceof HeraldError ? route : route.redisChannel !== sub.route.redisChannel ? new HeraldError('channel_denied', 'the channel rules changed; subscribe again') : null;
         if (err === null) continue;
+        // The error frame can push a socket past its bound and close it mid-loop.
+        if (!conn.open) break;
         conn.ws!.cork(() => this.endSubscription(conn, sub, err.code, err));
         ended++;
       }
@@ -448,6 +465,14 @@ export class WsTransport {
   close(): void {
     clearInterval(this.ticker);
   }
+}
+
+/**
+ * The uWS topic of a channel mapping: client channel AND Redis channel, so after a reload
+ * remaps a channel the lingering old mapping never publishes to the new subscribers.
+ */
+function topicOf(route: Route): string {
+  return route.redisChannel + ' ' + route.channel;
 }
 
 /** A copy one longer, sized exactly (spread and push both reserve spare slots). */

@@ -38,3 +38,8 @@ t.test('NDJSON control lines', async (t) => {
   t.equal(encodeNdjsonControl('end', '', '{}'), '{"type":"end"}\n');
   t.same(JSON.parse(encodeNdjsonControl('reconnect', '', '{"reason":"draining"}')), { type: 'reconnect', reason: 'draining' });
 });
+
+t.test('a poll body stays valid JSON whatever the cursor text', async (t) => {
+  const body = encodePollBody([], 'x","evil":1,"y', []);
+  t.same(JSON.parse(body), { messages: [], cursor: 'x","evil":1,"y' });
+});

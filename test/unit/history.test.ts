@@ -9,7 +9,7 @@ const limits = { size: 3, maxAgeMs: 1000 };
 t.test('bounded by count: replay after an evicted position says evicted', async (t) => {
   const h = new MemoryHistory();
   h.cover('c', 10);
-  for (let s = 11; s <= 15; s++) h.append(msg('c', s, 0), limits, 0);
+  for (let s = 11; s <= 15; s++) h.append('c', msg('c', s, 0), limits, 0);
   const r = h.replay('c', 12, limits, 0, 100);
   t.ok(r.ok);
   if (r.ok) t.same(r.messages.map((m) => m.seq), [13, 14, 15]);
@@ -21,8 +21,8 @@ t.test('bounded by count: replay after an evicted position says evicted', async 
 t.test('bounded by age', async (t) => {
   const h = new MemoryHistory();
   h.cover('c', 0);
-  h.append(msg('c', 1, 0), limits, 0);
-  h.append(msg('c', 2, 900), limits, 900);
+  h.append('c', msg('c', 1, 0), limits, 0);
+  h.append('c', msg('c', 2, 900), limits, 900);
   const r = h.replay('c', 0, limits, 1500, 100);
   t.same(r, { ok: false, reason: 'evicted' }, 'seq 1 aged out');
   const r2 = h.replay('c', 1, limits, 1500, 100);
@@ -41,24 +41,25 @@ t.test('coverage: before it, uncovered or unknown channels are not_covered', asy
   t.equal(h.channelCount, 0);
 });
 
-t.test('size 0: every resume after a message is evicted; max caps a replay', async (t) => {
+t.test('size 0: every resume after a message is evicted; more than max is evicted', async (t) => {
   const h = new MemoryHistory();
   h.cover('z', 0);
-  h.append(msg('z', 1, 0), { size: 0, maxAgeMs: 1000 }, 0);
+  h.append('z', msg('z', 1, 0), { size: 0, maxAgeMs: 1000 }, 0);
   t.same(h.replay('z', 0, { size: 0, maxAgeMs: 1000 }, 0, 10), { ok: false, reason: 'evicted' });
   h.cover('m', 0);
   const big = { size: 1000, maxAgeMs: 10_000 };
-  for (let s = 1; s <= 500; s++) h.append(msg('m', s, 0), big, 0);
-  const r = h.replay('m', 0, big, 0, 100);
+  for (let s = 1; s <= 500; s++) h.append('m', msg('m', s, 0), big, 0);
+  t.same(h.replay('m', 0, big, 0, 100), { ok: false, reason: 'evicted' }, 'more than max (a reload shrank the bound) is never a partial replay');
+  const r = h.replay('m', 400, big, 0, 100);
   t.ok(r.ok);
-  if (r.ok) t.same([r.messages.length, r.messages[0]!.seq, r.messages[99]!.seq], [100, 1, 100]);
+  if (r.ok) t.same([r.messages.length, r.messages[0]!.seq, r.messages[99]!.seq], [100, 401, 500]);
 });
 
 t.test('a long-running ring stays compact and correct', async (t) => {
   const h = new MemoryHistory();
   h.cover('c', 0);
   const l = { size: 10, maxAgeMs: 1e9 };
-  for (let s = 1; s <= 10_000; s++) h.append(msg('c', s, s), l, s);
+  for (let s = 1; s <= 10_000; s++) h.append('c', msg('c', s, s), l, s);
   const r = h.replay('c', 9990, l, 10_000, 100);
   t.ok(r.ok);
   if (r.ok) t.same(r.messages.map((m) => m.seq), [9991, 9992, 9993, 9994, 9995, 9996, 9997, 9998, 9999, 10_000]);
@@ -69,8 +70,8 @@ t.test('sweep evicts aged entries of idle channels', async (t) => {
   const h = new MemoryHistory();
   h.maxAgeMs = 1000;
   h.cover('c', 0);
-  h.append(msg('c', 1, 0), limits, 0);
-  h.append(msg('c', 2, 100), limits, 100);
+  h.append('c', msg('c', 1, 0), limits, 0);
+  h.append('c', msg('c', 2, 100), limits, 100);
   t.equal(h.sweep(1050), 1);
   t.same(h.replay('c', 0, limits, 1050, 10), { ok: false, reason: 'evicted' });
 });

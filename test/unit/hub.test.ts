@@ -134,7 +134,7 @@ t.test('linger: unsubscribe edge only after the last subscriber plus linger; sta
   subscribe(hub, a, route('c:1'));
   clock.endTurn();
   hub.onLive(['c:1']);
-  hub.unsubscribe(a, 'c:1');
+  hub.unsubscribe(a, route('c:1'));
   clock.endTurn();
   t.same(broker.unsubscribed, []);
   clock.advance(999);
@@ -152,7 +152,7 @@ t.test('interest that comes and goes in one turn leaves no state behind (linger 
   const r = route('c:x', rule({ lingerMs: 0 }));
   const a = new Sink();
   subscribe(hub, a, r);
-  hub.unsubscribe(a, 'c:x');
+  hub.unsubscribe(a, r);
   clock.endTurn();
   t.same(broker.subscribed, []);
   t.equal(hub.channelCount, 0);
@@ -194,4 +194,56 @@ t.test('two client channels on one Redis channel share one subscription and one 
   t.equal(a.got[0]!.seq, b.got[0]!.seq);
   t.equal(a.got[0]!.dataJson, '"\\"hi\\""', 'text: JSON string');
   t.equal(b.got[0]!.dataJson, '"hi"', 'json: raw');
+});
+
+t.test('a second client channel on an already-live Redis channel is live at once', async (t) => {
+  const { hub, broker, clock } = setup();
+  const a = new Sink();
+  subscribe(hub, a, route('a:1', rule(), 'shared'));
+  clock.endTurn();
+  hub.onLive(['shared']);
+  const b = new Sink();
+  const readyB = subscribe(hub, b, route('b:1', rule(), 'shared'));
+  clock.endTurn();
+  t.same(broker.subscribed, [['shared']], 'no second edge: Redis already holds it');
+  t.equal(readyB.length, 1, 'ready without waiting for an onLive that will never come');
+  hub.onMessage('shared', Buffer.from('x'));
+  t.same([a.got.length, b.got.length], [1, 1]);
+});
+
+t.test('a reload that remaps a channel: the lingering old mapping stays apart from the new one', async (t) => {
+  const { hub, broker, clock } = setup();
+  const old = route('c:1', rule(), 'old:1');
+  const a = new Sink();
+  subscribe(hub, a, old);
+  clock.endTurn();
+  hub.onLive(['old:1']);
+  hub.unsubscribe(a, old); // ended by the reload; old:1 lingers
+  const next = route('c:1', rule(), 'new:1');
+  const b = new Sink();
+  const ready = subscribe(hub, b, next);
+  clock.endTurn();
+  t.same(broker.subscribed, [['old:1'], ['new:1']]);
+  t.equal(ready.length, 0, 'waits for the new Redis channel, not the lingering old one');
+  hub.onMessage('old:1', Buffer.from('stale'));
+  t.equal(b.got.length, 0, 'nothing from the old mapping');
+  hub.onLive(['new:1']);
+  hub.onMessage('new:1', Buffer.from('fresh'));
+  t.same(b.got.map((m) => m.payload), ['fresh']);
+  clock.advance(1000);
+  clock.endTurn();
+  t.same(broker.unsubscribed, [['old:1']], 'the old mapping is released after its linger');
+  hub.unsubscribe(b, next);
+  t.equal(hub.subscriptions, 0, 'no subscription leaks');
+});
+
+t.test('a reload that changes only the rule applies it to later messages', async (t) => {
+  const { hub, clock } = setup();
+  const a = new Sink();
+  subscribe(hub, a, route('c:1'));
+  clock.endTurn();
+  hub.onLive(['c:1']);
+  hub.updateRoute(route('c:1', rule({ payload: 'json' })));
+  hub.onMessage('c:1', Buffer.from('{"n":1}'));
+  t.equal(a.got[0]!.dataJson, '{"n":1}', 'embedded raw under the new json rule');
 });
