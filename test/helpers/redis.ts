@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { waitFor } from './wait.js';
 
 /** A redis-server child process on a free loopback port, owned by one test file. */
@@ -145,4 +146,15 @@ export async function sharedRedisUrl(t: HasTeardown): Promise<string> {
   const server = await startRedis();
   t.teardown(() => server.stop());
   return server.url;
+}
+
+/**
+ * The usual fixture of an integration test file: a Redis URL (REDIS_URL or a server of its
+ * own) and a plain publisher connection, both torn down with the file.
+ */
+export async function redisWithPublisher(t: HasTeardown): Promise<{ redisUrl: string; pub: Redis }> {
+  const redisUrl = await sharedRedisUrl(t);
+  const pub = new Redis(redisUrl);
+  t.teardown(() => pub.quit());
+  return { redisUrl, pub };
 }

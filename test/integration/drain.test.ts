@@ -1,16 +1,13 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { poll, WsClient, type PollAnswer } from '../helpers/clients.js';
 import { scrape, metricValue, startHerald, uniquePrefix, type HeraldProcess } from '../helpers/herald.js';
-import { sharedRedisUrl } from '../helpers/redis.js';
+import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
-const redisUrl = await sharedRedisUrl(t);
-const pub = new Redis(redisUrl);
-t.teardown(() => pub.quit());
+const { redisUrl, pub } = await redisWithPublisher(t);
 
 const config = (prefix: string, drain: string): string => `
 broker: { type: redis, url: "${redisUrl}", linger: 300ms }

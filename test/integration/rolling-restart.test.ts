@@ -1,13 +1,10 @@
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { startHerald, uniquePrefix, type HeraldProcess } from '../helpers/herald.js';
-import { freePort, sharedRedisUrl } from '../helpers/redis.js';
+import { freePort, redisWithPublisher } from '../helpers/redis.js';
 import { RawSse, type SseEvent } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
-const redisUrl = await sharedRedisUrl(t);
-const pub = new Redis(redisUrl);
-t.teardown(() => pub.quit());
+const { redisUrl, pub } = await redisWithPublisher(t);
 
 const config = (prefix: string): string => `
 broker: { type: redis, url: "${redisUrl}", linger: 300ms }

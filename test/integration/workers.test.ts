@@ -1,14 +1,11 @@
-import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { scrape, startHerald, uniquePrefix, type HeraldProcess } from '../helpers/herald.js';
 import { promtoolCheck } from '../helpers/promtool.js';
-import { sharedRedisUrl } from '../helpers/redis.js';
+import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
-const redisUrl = await sharedRedisUrl(t);
-const pub = new Redis(redisUrl);
-t.teardown(() => pub.quit());
+const { redisUrl, pub } = await redisWithPublisher(t);
 
 const config = (prefix: string): string => `
 broker: { type: redis, url: "${redisUrl}", linger: 300ms }

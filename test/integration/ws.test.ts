@@ -1,13 +1,10 @@
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { openWsClients, WsClient } from '../helpers/clients.js';
 import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
-import { sharedRedisUrl } from '../helpers/redis.js';
+import { redisWithPublisher } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
-const redisUrl = await sharedRedisUrl(t);
-const pub = new Redis(redisUrl);
-t.teardown(() => pub.quit());
+const { redisUrl, pub } = await redisWithPublisher(t);
 
 function config(prefix: string, limits = ''): string {
   return `
