@@ -15,6 +15,7 @@ import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
 import type { PollOutcome } from './stats.js';
 import { admitRequest } from './admission.js';
+import { FlushQueue, type Flushable } from './flush.js';
 import { HoldWheel } from './hold-wheel.js';
 
 /** A malformed cursor still gets an answer: every channel resets with reason `invalid`. */
@@ -30,7 +31,7 @@ const MALFORMED: Position = { epoch: '', seq: -1 };
  *   answer cursor = head while every channel is live (all up to it was replayed or delivered),
  *                 = last id sent when the batch was cut at pollBatchSize.
  */
-class PollWaiter implements Subscriber {
+class PollWaiter implements Subscriber, Flushable {
   readonly transport = 'poll' as const;
   open = true;
   private waiting: number;
@@ -78,7 +79,12 @@ class PollWaiter implements Subscriber {
   private schedule(): void {
     if (this.scheduled || !this.allLive) return;
     this.scheduled = true;
-    setImmediate(() => this.owner.answer(this, this.resets !== null ? 'reset' : 'message'));
+    // One shared end-of-turn pass answers every poll that got something this turn.
+    this.owner.answers.add(this);
+  }
+
+  flush(): void {
+    this.owner.answer(this, this.resets !== null ? 'reset' : 'message');
   }
 }
 
@@ -91,6 +97,7 @@ class PollWaiter implements Subscriber {
 export class PollTransport {
   private readonly waiters = new Set<PollWaiter>();
   private readonly holds: HoldWheel<PollWaiter>;
+  readonly answers = new FlushQueue();
   private readonly perClass = new ClassCounts();
   private draining = false;
 
