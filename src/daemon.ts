@@ -268,10 +268,6 @@ export class Daemon {
     }
   }
 
-  get isDraining(): boolean {
-    return this.draining;
-  }
-
   /**
    * Zero-downtime stop: stop accepting, go not-ready, then let every transport tell its
    * clients to reconnect elsewhere, spread over drain.window, bounded by drain.deadline.

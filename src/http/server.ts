@@ -129,10 +129,6 @@ export class HttpServer {
     }
   }
 
-  get isListening(): boolean {
-    return this.listenSocket !== null;
-  }
-
   private guard(handler: Handler): Handler {
     return (res, req) => {
       handling = res;

@@ -363,10 +363,6 @@ export class StreamTransport {
     return ended;
   }
 
-  get isDraining(): boolean {
-    return this.draining;
-  }
-
   close(): void {
     clearInterval(this.ticker);
   }
