@@ -20,7 +20,7 @@ import type { TransportName } from './hub/subscriber.js';
 import type { Logger } from './log.js';
 import { HeraldMetrics } from './metrics/metrics.js';
 import { Router, type Route } from './rules/router.js';
-import { ALLOWED_FOREVER, type AuthResult, type Authorizer } from './transport/authorize.js';
+import { ALLOWED_FOREVER, type AuthResult, type Authorizer } from './transport/lifecycle/authorize.js';
 import { ConnectionLimiter } from './transport/connection-limit.js';
 import type { TransportContext } from './transport/context.js';
 import { PollTransport } from './transport/poll.js';
@@ -235,7 +235,7 @@ export class Daemon {
             const denied = checkAccess(route, claims);
             if (denied !== null) return this.authFailed(denied);
           }
-          return { error: null, expiresAtMs: Date.now() + msUntilExpiry(claims, Date.now()) };
+          return { error: null, ttlMs: msUntilExpiry(claims, Date.now()) };
         },
         (err: unknown): AuthResult => {
           if (!isHeraldError(err)) throw err;
@@ -247,7 +247,7 @@ export class Daemon {
 
   private authFailed(error: HeraldError): AuthResult {
     this.metrics.authFailure(error.code);
-    return { error, expiresAtMs: 0 };
+    return { error, ttlMs: 0 };
   }
 
   private authorizePublish(route: Route, key: string, loopback: boolean): HeraldError | null {

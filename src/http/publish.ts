@@ -3,10 +3,9 @@ import { HeraldError, isHeraldError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
 import type { CorsPolicy } from './cors.js';
+import type { PublishOutcome } from './publish-outcome.js';
 import { isLoopback, readBody, readRequest } from './request.js';
 import { writeError, writeJson } from './server.js';
-
-export type PublishOutcome = 'ok' | 'unauthorized' | 'forbidden' | 'invalid' | 'too_large' | 'unavailable';
 
 export interface PublishDeps {
   route(channel: string): Route | HeraldError;
@@ -25,7 +24,8 @@ export interface PublishDeps {
  * POST /publish  {"channel": "...", "data": ...}
  * `text` channels take a string `data`, published verbatim; `json` channels take any JSON
  * value, published as its JSON text. Answers as soon as the broker has accepted the message
- * (it does not wait for the fan-out): 200 {"ok":true,"id":null,"receivers":N}.
+ * (it does not wait for the fan-out): 200 {"ok":true,"channel":"…","receivers":N}, where
+ * receivers is the broker's PUBLISH reply (its subscribers, e.g. Herald processes), not clients.
  */
 export function publishHandler(deps: PublishDeps): (res: HttpResponse, req: HttpRequest) => Promise<void> {
   return async (res, req) => {

@@ -43,7 +43,7 @@ export function isLoopback(ip: string): boolean {
 /**
  * Reads a request body up to `limit` bytes. Resolves null when the limit is passed (the
  * caller answers 413); rejects never. The caller must have attached onAborted already and
- * passes its abort flag reader.
+ * checks its own abort flag before answering.
  */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer | null> {
   return new Promise((resolve) => {

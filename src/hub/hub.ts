@@ -7,10 +7,17 @@ import { formatPosition, type Position } from './position.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
 import { isSafeEventName } from '../encode/sse.js';
 
+/**
+ * Messages the hub discarded: the `reason` label of herald_messages_dropped_total. A dropped
+ * slow consumer loses nothing (it resumes from its last id), so it is not a drop.
+ */
+export const DROP_REASONS = ['invalid_json', 'oversize'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
 /** What the hub counts; implemented by metrics/ (type-only dependency). */
 export interface HubStats {
   messageReceived(): void;
-  dropped(reason: 'invalid_json' | 'oversize', count?: number): void;
+  dropped(reason: DropReason, count?: number): void;
   observeLatency(seconds: number): void;
 }
 

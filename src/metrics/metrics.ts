@@ -20,13 +20,10 @@ import {
   type Aggregator,
 } from 'prom-client';
 import { ErrorCode } from '../errors.js';
+import { DROP_REASONS, type DropReason } from '../hub/hub.js';
 import type { TransportName } from '../hub/subscriber.js';
-
-export type CloseReason = 'client' | 'lifetime' | 'idle' | 'slow_consumer' | 'drain' | 'token_expired' | 'policy' | 'error';
-/** Messages Herald discarded. A dropped slow consumer loses nothing: it resumes from its last id. */
-export type DropReason = 'invalid_json' | 'oversize';
-export type PollOutcome = 'message' | 'timeout' | 'aborted' | 'drain' | 'reset';
-export type PublishOutcome = 'ok' | 'unauthorized' | 'forbidden' | 'invalid' | 'too_large' | 'unavailable';
+import { PUBLISH_OUTCOMES, type PublishOutcome } from '../http/publish-outcome.js';
+import { CLOSE_REASONS, POLL_OUTCOMES, type CloseReason, type PollOutcome } from '../transport/stats.js';
 
 /** Read at scrape time (inside `collect()`), so keeping these numbers costs the hot path nothing. */
 export interface MetricsSources {
@@ -47,10 +44,6 @@ export interface HeraldMetricsOptions {
 }
 
 const ALL_TRANSPORTS: readonly TransportName[] = ['sse', 'ndjson', 'ws', 'poll'];
-const CLOSE_REASONS: readonly CloseReason[] = ['client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error'];
-const DROP_REASONS: readonly DropReason[] = ['invalid_json', 'oversize'];
-const POLL_OUTCOMES: readonly PollOutcome[] = ['message', 'timeout', 'aborted', 'drain', 'reset'];
-const PUBLISH_OUTCOMES: readonly PublishOutcome[] = ['ok', 'unauthorized', 'forbidden', 'invalid', 'too_large', 'unavailable'];
 /** Label value for a class or code outside its closed set (a caller bug, but still bounded). */
 const OTHER = 'other';
 const ERROR_CODES: readonly string[] = Object.keys(ErrorCode);
@@ -255,7 +248,7 @@ export class HeraldMetrics {
     this.counter('herald_slow_consumer_disconnects_total', 'Connections dropped for exceeding the unsent-bytes bound.', ['transport'], () => rowsOf('transport', this.slowConsumers, t));
     this.counter('herald_broker_reconnects_total', 'Broker subscriber link reconnects.', [], () => [[{}, this.reconnects]]);
     this.counter('herald_broker_probe_missed_total', 'Liveness probes not seen back in time on the broker link.', [], () => [[{}, this.probesMissed]]);
-    this.counter('herald_auth_failures_total', 'Authentication and authorisation failures, by error code.', ['reason'], () => rowsOfMap('reason', this.authFailures));
+    this.counter('herald_auth_failures_total', 'Authentication and authorisation failures, by error code.', ['code'], () => rowsOfMap('code', this.authFailures));
     this.counter('herald_client_errors_total', 'Errors sent to clients, by error code.', ['code'], () => rowsOfMap('code', this.clientErrors));
     this.counter('herald_poll_holds_total', 'Long-polls that were held, by how the hold ended.', ['outcome'], () => rowsOf('outcome', this.pollHolds, POLL_OUTCOMES));
     this.counter('herald_publish_requests_total', 'POST /publish requests, by outcome.', ['outcome'], () => rowsOf('outcome', this.publishes, PUBLISH_OUTCOMES));

@@ -3,7 +3,7 @@ import type { LimitsConfig, SseConfig } from '../config/types.js';
 import type { CorsPolicy } from '../http/cors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log.js';
-import type { Authorizer } from './authorize.js';
+import type { Authorizer } from './lifecycle/authorize.js';
 import type { ChannelRouter } from './channels.js';
 import type { ConnectionLimiter } from './connection-limit.js';
 import type { TransportStats } from './stats.js';

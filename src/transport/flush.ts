@@ -1,3 +1,5 @@
+import type { Logger } from '../log.js';
+
 /**
  * Once-per-turn write batching. Connections that got bytes during this turn register once;
  * a single setImmediate pass flushes each of them in one corked write. The kernel charges
@@ -5,6 +7,7 @@
  * cost one write per connection instead of N.
  */
 export interface Flushable {
+  /** Must clear the item's own "registered" flag first, so a throw cannot leave it stuck. */
   flush(): void;
 }
 
@@ -12,7 +15,10 @@ export class FlushQueue {
   private dirty: Flushable[] = [];
   private scheduled = false;
 
-  constructor(private readonly afterPass: (flushed: number) => void = () => {}) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly afterPass: (flushed: number) => void = () => {},
+  ) {}
 
   add(item: Flushable): void {
     this.dirty.push(item);
@@ -22,11 +28,21 @@ export class FlushQueue {
     }
   }
 
+  /**
+   * The pass is a boundary (STYLE C): one item that throws is logged and the pass goes on,
+   * so the others are written this turn and not left registered-but-never-flushed.
+   */
   private readonly run = (): void => {
     this.scheduled = false;
     const items = this.dirty;
     this.dirty = [];
-    for (let i = 0; i < items.length; i++) items[i]!.flush();
+    for (let i = 0; i < items.length; i++) {
+      try {
+        items[i]!.flush();
+      } catch (err) {
+        this.log.error('flush failed', { err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
     this.afterPass(items.length);
   };
 }

@@ -1,20 +1,41 @@
+import type { Logger } from '../log.js';
+import { guarded } from './lifecycle/timers.js';
+
+/** The two timer calls the wheel makes; tests pass a fake (test/helpers/fake-scheduler.ts). */
+export interface WheelTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Real timers, unref'd: a held poll must never keep a stopping daemon alive. */
+const REAL_TIMERS: WheelTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 /**
  * Deadlines for many held requests without a timer each: items sit in a bucket per
- * `resolutionMs` slot of their deadline, and one interval (running only while something is
+ * `resolutionMs` slot of their deadline, and one tick (running only while something is
  * held) expires whole buckets. An item costs one Set entry instead of a Timeout, its closure
  * and context (~230 B measured per held poll); removal on an early answer is O(1).
- * An item expires at or after its deadline, at most `resolutionMs` late.
+ * An item expires at or after its deadline, at most `resolutionMs` late; the items of one
+ * slot expire in the same tick.
  */
 export class HoldWheel<T> {
   private readonly buckets = new Map<number, Set<T>>();
   private readonly slotOf = new Map<T, number>();
-  private ticker: NodeJS.Timeout | null = null;
+  private ticker: unknown = null;
+  private readonly tickGuarded: () => void;
 
   constructor(
     private readonly now: () => number,
     private readonly expire: (item: T) => void,
+    log: Logger,
     private readonly resolutionMs = 100,
-  ) {}
+    private readonly timers: WheelTimers = REAL_TIMERS,
+  ) {
+    this.tickGuarded = guarded(log, 'hold wheel tick', () => this.tick());
+  }
 
   get size(): number {
     return this.slotOf.size;
@@ -26,10 +47,7 @@ export class HoldWheel<T> {
     if (bucket === undefined) this.buckets.set(slot, (bucket = new Set()));
     bucket.add(item);
     this.slotOf.set(item, slot);
-    if (this.ticker === null) {
-      this.ticker = setInterval(() => this.tick(), this.resolutionMs);
-      this.ticker.unref();
-    }
+    if (this.ticker === null) this.arm();
   }
 
   remove(item: T): void {
@@ -43,8 +61,16 @@ export class HoldWheel<T> {
   }
 
   stop(): void {
-    if (this.ticker !== null) clearInterval(this.ticker);
+    if (this.ticker !== null) this.timers.clearTimeout(this.ticker);
     this.ticker = null;
+  }
+
+  private arm(): void {
+    this.ticker = this.timers.setTimeout(() => {
+      this.ticker = null;
+      this.tickGuarded();
+      if (this.slotOf.size > 0 && this.ticker === null) this.arm();
+    }, this.resolutionMs);
   }
 
   private tick(): void {

@@ -1,7 +1,15 @@
 import type { TransportName } from '../hub/subscriber.js';
 
-export type CloseReason = 'client' | 'lifetime' | 'idle' | 'slow_consumer' | 'drain' | 'token_expired' | 'policy' | 'error';
-export type PollOutcome = 'message' | 'timeout' | 'aborted' | 'drain' | 'reset';
+/** Why a connection closed: the closed set of the `reason` label of herald_connections_closed_total. */
+export const CLOSE_REASONS = ['client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/**
+ * How a held poll ended: the `outcome` label of herald_poll_holds_total. `policy`: a reload
+ * denied one of its channels (the answer is empty; the next poll is refused with the reason).
+ */
+export const POLL_OUTCOMES = ['message', 'timeout', 'aborted', 'drain', 'reset', 'policy'] as const;
+export type PollOutcome = (typeof POLL_OUTCOMES)[number];
 
 /**
  * What transports count. metrics/ implements it; transports call it per connection event,

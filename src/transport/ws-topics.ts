@@ -1,24 +1,31 @@
 import { encodeWsControl } from '../encode/ws.js';
 import type { PreparedMessage } from '../hub/message.js';
-import type { Position } from '../hub/position.js';
 import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
-import type { SocketSub, WsConn, WsTransport } from './ws.js';
+import type { PendingJoin, SubGroup, WsConn } from './ws-conn.js';
+
+/** What a topic group calls back into (WsSubscriptions implements it). */
+export interface TopicOwner {
+  /** One uWS publish of `frame` to every socket on the group's topic. */
+  publish(group: TopicGroup, frame: string, isMessage: boolean): void;
+  /** The channel is live (again): join every socket waiting on the group. */
+  activatePending(group: TopicGroup): void;
+}
 
 /**
  * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
  * whatever the number of sockets on the topic (uWS fans out in C++).
  */
-export class TopicGroup implements Subscriber {
+export class TopicGroup implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
   readonly members = new Set<WsConn>();
   /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
-  pending: { conn: WsConn; sub: SocketSub; since: Position | null }[] = [];
+  pending: PendingJoin[] = [];
   ready = false;
   releaseScheduled = false;
 
   constructor(
-    readonly owner: WsTransport,
+    readonly owner: TopicOwner,
     public route: Route,
     readonly topic: string,
   ) {}
@@ -38,6 +45,11 @@ export class TopicGroup implements Subscriber {
   }
 }
 
+/** A socket as the bound sees it: how many bytes uWS holds for it. */
+export interface Buffered {
+  getBufferedAmount(): number;
+}
+
 /**
  * Keeps every socket's uWS buffer under the bound without one call per socket per message.
  *
@@ -45,15 +57,20 @@ export class TopicGroup implements Subscriber {
  * maxBackpressure and reports success, so a socket must be closed before it gets there.
  * Invariant, for every open socket: buffered ≤ maxSeen + since, where `since` counts bytes
  * sent since the last sweep. Before a publish could break `buffered ≤ 2 × limit`, a sweep
- * reads every socket's buffer once, closes those past `limit` (4008) and restarts the sums.
+ * reads every socket's buffer once, drops those past `limit` (4008) and restarts the sums.
  * uWS maxBackpressure is 2 × limit + slack, so it never skips; healthy sockets drain to 0,
  * so a sweep runs about once per `limit` bytes published.
  */
-export class BufferBound {
+export class BufferBound<C> {
   private maxSeen = 0;
   private since = 0;
 
-  constructor(private readonly transport: WsTransport) {}
+  constructor(
+    /** Every open connection, read at each sweep. */
+    private readonly connections: Iterable<C>,
+    private readonly socketOf: (conn: C) => Buffered,
+    private readonly drop: (conn: C) => void,
+  ) {}
 
   reserve(bytes: number, limit: number): void {
     if (this.maxSeen + this.since + bytes > 2 * limit) this.sweep(limit);
@@ -70,11 +87,10 @@ export class BufferBound {
   private sweep(limit: number): void {
     this.maxSeen = 0;
     this.since = 0;
-    for (const conn of this.transport.connections) {
-      const buffered = conn.ws!.getBufferedAmount();
-      if (buffered > limit) this.transport.dropSlow(conn);
+    for (const conn of this.connections) {
+      const buffered = this.socketOf(conn).getBufferedAmount();
+      if (buffered > limit) this.drop(conn);
       else if (buffered > this.maxSeen) this.maxSeen = buffered;
     }
   }
 }
-

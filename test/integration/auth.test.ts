@@ -92,7 +92,7 @@ t.test('an SSE stream with several channels is refused whole when one is not gra
 t.test('auth failures are counted by code', async (t) => {
   const text = await scrape(h.url);
   for (const code of ['token_missing', 'token_forbidden', 'token_algorithm_denied', 'token_signature_invalid', 'token_expired', 'token_claim_invalid']) {
-    t.ok(metricValue(text, 'herald_auth_failures_total', `reason="${code}"`) > 0, `herald_auth_failures_total{reason="${code}"}`);
+    t.ok(metricValue(text, 'herald_auth_failures_total', `code="${code}"`) > 0, `herald_auth_failures_total{code="${code}"}`);
   }
 });
 

@@ -43,8 +43,8 @@ async function read(h: HeraldProcess): Promise<Reading> {
     delivered: v('herald_messages_delivered_total', 'transport="sse"'),
     slow: v('herald_slow_consumer_disconnects_total', 'transport="sse"'),
     closedSlow: v('herald_connections_closed_total', 'transport="sse",reason="slow_consumer"'),
-    authMissing: v('herald_auth_failures_total', 'reason="token_missing"'),
-    authPublish: v('herald_auth_failures_total', 'reason="publish_unauthorized"'),
+    authMissing: v('herald_auth_failures_total', 'code="token_missing"'),
+    authPublish: v('herald_auth_failures_total', 'code="publish_unauthorized"'),
     clientErrorMissing: v('herald_client_errors_total', 'code="token_missing"'),
     publishUnauthorized: v('herald_publish_requests_total', 'outcome="unauthorized"'),
   };

@@ -67,7 +67,7 @@ t.test('keys and loopback', async (t) => {
   t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { ...REMOTE, 'x-api-key': 'k-locked' })).code, 'ok', 'key with the required scope');
   t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { 'x-api-key': 'wrong' })).code, 'publish_unauthorized', 'a wrong key is refused even from loopback');
   const text = await scrape(h.url);
-  t.ok(metricValue(text, 'herald_auth_failures_total', 'reason="publish_unauthorized"') >= 3, 'auth failures counted');
+  t.ok(metricValue(text, 'herald_auth_failures_total', 'code="publish_unauthorized"') >= 3, 'auth failures counted');
   t.ok(metricValue(text, 'herald_publish_requests_total', 'outcome="forbidden"') >= 2, 'forbidden counted');
   t.ok(metricValue(text, 'herald_publish_requests_total', 'outcome="unauthorized"') >= 3, 'unauthorized counted');
 });

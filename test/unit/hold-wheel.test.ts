@@ -1,27 +1,68 @@
 import t from 'tap';
+import { createLogger } from '../../src/log.js';
 import { HoldWheel } from '../../src/transport/hold-wheel.js';
+import { FakeScheduler } from '../helpers/fake-scheduler.js';
 
-t.test('items expire at or after their deadline, in one pass per slot; removed ones never', async (t) => {
-  const start = performance.now();
-  const expired: [string, number][] = [];
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const wheel = new HoldWheel<string>(() => performance.now(), (item) => {
-    expired.push([item, performance.now() - start]);
-    if (expired.length === 3) done();
-  }, 20);
-  wheel.add('a', 60);
-  wheel.add('b', 60);
-  wheel.add('gone', 30);
-  wheel.add('c', 100);
+/** A wheel on the fake clock that records, per expiry, the time and the tick it happened in. */
+function wheelOn(clock: FakeScheduler, resolutionMs: number, onExpire: (item: string) => void = () => {}, lines: string[] = []) {
+  const expired: { item: string; at: number; tick: number }[] = [];
+  let tick = 0;
+  const timers = {
+    setTimeout: (fn: () => void, ms: number) =>
+      clock.setTimeout(() => {
+        tick++;
+        fn();
+      }, ms),
+    clearTimeout: (h: unknown) => clock.clearTimeout(h),
+  };
+  const log = createLogger('error', (line) => lines.push(line));
+  const record = (item: string): void => {
+    expired.push({ item, at: clock.now, tick });
+    onExpire(item);
+  };
+  const wheel = new HoldWheel<string>(() => clock.now, record, log, resolutionMs, timers);
+  return { wheel, expired };
+}
+
+t.test('items expire at or after their deadline, at most one slot late, one pass per slot', async (t) => {
+  const clock = new FakeScheduler();
+  const { wheel, expired } = wheelOn(clock, 20);
+  const deadlines: Record<string, number> = { a: 60, b: 60, d: 45, c: 100, gone: 30 };
+  for (const [item, ms] of Object.entries(deadlines)) wheel.add(item, ms);
   wheel.remove('gone');
-  t.equal(wheel.size, 3);
-  // The wheel's ticker is unref'd (it must never keep a daemon alive): hold the loop here.
-  const keepAlive = setTimeout(() => {}, 5000);
-  await finished;
-  clearTimeout(keepAlive);
-  t.same(expired.map(([i]) => i).sort(), ['a', 'b', 'c']);
-  for (const [item, at] of expired) t.ok(at >= (item === 'c' ? 100 : 60), `${item} not early (${at.toFixed(1)} ms)`);
-  t.equal(wheel.size, 0, 'the ticker stops when nothing is held');
+  t.equal(wheel.size, 4);
+  t.equal(clock.pendingTimers, 1, 'one timer for the whole wheel, not one per item');
+
+  clock.advance(59);
+  t.same(expired, [], 'nothing before the first slot boundary at or after a deadline');
+  clock.advance(1);
+  t.same(expired.map((e) => e.item).sort(), ['a', 'b', 'd'], 'the 45 and 60 ms items share the slot ending at 60');
+  t.equal(new Set(expired.map((e) => e.tick)).size, 1, 'all three in one pass');
+  clock.advance(39);
+  t.equal(expired.length, 3, 'c is not early');
+  clock.advance(1);
+  t.equal(expired.at(-1)!.item, 'c', 'c expires at 100');
+  for (const e of expired) {
+    t.ok(e.at >= deadlines[e.item]!, `${e.item} not early`);
+    t.ok(e.at - deadlines[e.item]! < 20, `${e.item} at most one slot late`);
+  }
+  t.equal(expired.find((e) => e.item === 'gone'), undefined, 'a removed item never expires');
+  t.equal(wheel.size, 0);
+  t.equal(clock.pendingTimers, 0, 'the tick stops when nothing is held');
   wheel.stop();
+});
+
+t.test('a throwing expiry is logged and the wheel keeps ticking', async (t) => {
+  const clock = new FakeScheduler();
+  const lines: string[] = [];
+  const { wheel, expired } = wheelOn(clock, 10, (item) => {
+    if (item === 'bad') throw new Error('boom');
+  }, lines);
+  wheel.add('bad', 10);
+  wheel.add('later', 50);
+  clock.advance(10);
+  t.match(lines.join(''), /hold wheel tick failed/, 'the throw is logged, not thrown out of the timer');
+  clock.advance(40);
+  t.ok(expired.some((e) => e.item === 'later'), 'later items still expire');
+  t.equal(clock.pendingTimers, 0);
 });

@@ -1,0 +1,24 @@
+import { parsePosition, type Position } from '../../hub/position.js';
+
+/**
+ * Where a client asks to resume from (SSE Last-Event-ID, WS `since`, poll cursor). The
+ * transports never parse ids themselves: this file is their one door to the id format.
+ */
+export type Since = Position | null;
+
+/**
+ * A malformed id still opens the connection: every channel then gets a reset with reason
+ * `invalid` (the hub answers a negative seq so), and the client refetches.
+ */
+const MALFORMED: Position = Object.freeze({ epoch: '', seq: -1 });
+
+/** '' → null (start live); a well-formed id → its position; anything else → MALFORMED. */
+export function resumeFrom(text: string): Since {
+  if (text === '') return null;
+  return parsePosition(text) ?? MALFORMED;
+}
+
+/** Whether `text` is an id this process could have issued the format of (a poll keeps such a cursor). */
+export function isWellFormed(text: string): boolean {
+  return parsePosition(text) !== null;
+}
