@@ -4,8 +4,12 @@
  * `schema.ts` is the single source of the YAML keys, defaults and docs behind these types.
  */
 
+import type { AccessRule, HistoryConfig, PayloadKind, RuleConfig } from '../rules/rule.js';
+
+/** A channel rule's types are owned by rules/rule.ts (rules/ never imports config/). */
+export type { AccessRule, HistoryConfig, PayloadKind, RuleConfig };
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
-export type PayloadKind = 'text' | 'json';
 export type BrokerKind = 'memory' | 'redis';
 
 export interface ServerConfig {
@@ -31,37 +35,6 @@ export interface BrokerConfig {
   readonly probeChannel: string;
 }
 
-export interface HistoryConfig {
-  /** Messages kept per channel (0 disables history: every resume is a reset). */
-  readonly size: number;
-  readonly maxAgeMs: number;
-}
-
-/** Access rule of a channel pattern (issue 4 extends the token forms). */
-export type AccessRule =
-  | { readonly kind: 'public' }
-  | {
-      readonly kind: 'token';
-      /** Pattern parameter that must equal the `sub` claim, e.g. `userId`. */
-      readonly subParam: string | null;
-      /** Claim (array) that must contain the given pattern parameter's value. */
-      readonly claimContains: { readonly claim: string; readonly param: string } | null;
-      /** The token's `channels` claim must list the channel (exact or glob). */
-      readonly channelsClaim: boolean;
-    };
-
-export interface RuleConfig {
-  /** Client-facing pattern, e.g. `thread:{id}`; a parameter matches one segment (no `:`). */
-  readonly pattern: string;
-  /** Redis channel template, e.g. `app:thread:{id}`; defaults to the pattern. */
-  readonly redis: string;
-  readonly payload: PayloadKind;
-  readonly history: HistoryConfig;
-  readonly lingerMs: number;
-  readonly access: AccessRule;
-  /** API-key scopes allowed to publish here through POST /publish. */
-  readonly publishScopes: readonly string[];
-}
 
 export interface ClientClassConfig {
   readonly name: string;

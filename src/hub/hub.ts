@@ -1,3 +1,4 @@
+import { carriedEventName } from '../encode/event-name.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
 import type { InterestTracker } from './interest.js';
@@ -5,7 +6,6 @@ import { PreparedMessage } from './message.js';
 import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
 import { formatPosition, type Position } from './position.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
-import { isSafeEventName } from '../encode/sse.js';
 
 /**
  * Messages the hub discarded: the `reason` label of herald_messages_dropped_total. A dropped
@@ -209,7 +209,7 @@ export class Hub implements BrokerHandler {
           this.o.stats.dropped('invalid_json');
           continue;
         }
-        event = eventOf(parsed);
+        event = carriedEventName(parsed);
       }
       const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now);
       this.o.history.append(state.key, message, rule.history, now);
@@ -298,12 +298,6 @@ function parseJson(text: string): unknown {
     if (err instanceof SyntaxError) return INVALID;
     throw err;
   }
-}
-
-function eventOf(parsed: unknown): string {
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '';
-  const event = (parsed as { event?: unknown }).event;
-  return typeof event === 'string' && isSafeEventName(event) ? event : '';
 }
 
 /** Client channel names have no spaces (router charset): a space cannot collide. */

@@ -1,4 +1,4 @@
-import type { RuleConfig } from '../config/types.js';
+import type { RuleConfig } from './rule.js';
 import { HeraldError } from '../errors.js';
 import { CHANNEL_CHARSET_DOC, compilePattern, isValidChannelName, type CompiledPattern } from './pattern.js';
 

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
@@ -13,11 +13,45 @@ function files(dir: string): string[] {
   });
 }
 
+/**
+ * Every specifier a file depends on: static `import … from` / `export … from`, bare
+ * `import '…'`, and `import('…')` (a type position such as `import('x').T` is a dependency too).
+ */
+export function specifiersOf(text: string): string[] {
+  const patterns = [/^\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+  return patterns.flatMap((re) => [...text.matchAll(re)].map((m) => m[1]!));
+}
+
 const imports = new Map<string, string[]>();
-for (const file of files(SRC)) {
-  const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/^\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
-  imports.set(relative(SRC, file), specs);
+for (const file of files(SRC)) imports.set(relative(SRC, file), specifiersOf(readFileSync(file, 'utf8')));
+
+/** src-relative .ts paths a file imports (relative specifiers only). */
+function localDeps(file: string): string[] {
+  return (imports.get(file) ?? []).filter((s) => s.startsWith('.')).map((s) => normalize(join(dirname(file), s)).replace(/\.js$/, '.ts'));
+}
+
+/** One cycle in `graph`, as a path, or null. */
+function findCycle(graph: ReadonlyMap<string, readonly string[]>): string[] | null {
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (node: string): string[] | null => {
+    const at = path.indexOf(node);
+    if (at >= 0) return [...path.slice(at), node];
+    if (done.has(node)) return null;
+    path.push(node);
+    for (const next of graph.get(node) ?? []) {
+      const cycle = visit(next);
+      if (cycle !== null) return cycle;
+    }
+    path.pop();
+    done.add(node);
+    return null;
+  };
+  for (const node of graph.keys()) {
+    const cycle = visit(node);
+    if (cycle !== null) return cycle;
+  }
+  return null;
 }
 
 function importers(pkg: string): string[] {
@@ -66,4 +100,24 @@ t.test('no empty catch blocks', async (t) => {
     const text = readFileSync(join(SRC, file), 'utf8');
     t.notMatch(text, /catch\s*(\([^)]*\))?\s*\{\s*\}/, file);
   }
+});
+
+t.test('import() type positions are seen as imports', async (t) => {
+  t.same(specifiersOf("let x: import('uWebSockets.js').HttpResponse;"), ['uWebSockets.js']);
+  t.same(specifiersOf("import './side-effect.js';"), ['./side-effect.js']);
+});
+
+t.test('no import cycles between files, nor between folders', async (t) => {
+  const fileGraph = new Map([...imports.keys()].map((f) => [f, localDeps(f)]));
+  t.same(findCycle(fileGraph), null, 'file cycle');
+  const folderOf = (f: string): string => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f);
+  const folderGraph = new Map<string, string[]>();
+  for (const [file, deps] of fileGraph) {
+    const from = folderOf(file);
+    const edges = folderGraph.get(from) ?? [];
+    for (const d of deps) if (folderOf(d) !== from && !edges.includes(folderOf(d))) edges.push(folderOf(d));
+    folderGraph.set(from, edges);
+  }
+  t.same(findCycle(folderGraph), null, 'folder cycle');
+  t.same(findCycle(new Map([['a', ['b']], ['b', ['a']]])), ['a', 'b', 'a'], 'the check finds a planted cycle');
 });
