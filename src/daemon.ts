@@ -1,28 +1,27 @@
 import { performance } from 'node:perf_hooks';
-import { checkAccess, publishAllowed } from './auth/access.js';
-import { msUntilExpiry, TokenVerifier } from './auth/jwt.js';
+import { publishAuthorizer, subscribeAuthorizer } from './auth/authorizers.js';
+import { TokenVerifier } from './auth/jwt.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
 import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
-import { HeraldError, isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
-import { CorsPolicy } from './http/cors.js';
+import { CorsPolicy, preflightHandler } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
+import { listenMetrics, metricsHandler, type MetricsEndpointDeps } from './http/metrics-endpoint.js';
 import { publishHandler } from './http/publish.js';
-import { isLoopback, readRequest } from './http/request.js';
-import { HttpServer, writeError } from './http/server.js';
+import { HttpServer } from './http/server.js';
 import { Hub } from './hub/hub.js';
-import { InterestTracker, realScheduler } from './hub/interest.js';
+import { realScheduler } from './hub/interest.js';
 import type { Broker } from './hub/ports.js';
-import { newEpoch } from './hub/position.js';
 import type { TransportName } from './hub/subscriber.js';
+import { newEpoch } from './hub/position.js';
 import type { Logger } from './log.js';
 import { HeraldMetrics } from './metrics/metrics.js';
-import { Router, type Route } from './rules/router.js';
-import { ALLOWED_FOREVER, type AuthResult, type Authorizer } from './transport/lifecycle/authorize.js';
+import { Router } from './rules/router.js';
 import { ConnectionLimiter } from './transport/connection-limit.js';
-import type { TransportContext } from './transport/context.js';
+import type { Transport, TransportContext } from './transport/context.js';
+import { guarded } from './transport/lifecycle/timers.js';
 import { PollTransport } from './transport/poll.js';
 import { StreamTransport } from './transport/stream.js';
 import { NDJSON_FORMAT, SSE_FORMAT } from './transport/stream-format.js';
@@ -39,72 +38,55 @@ export interface DaemonHooks {
 /**
  * Composition root: the only module that knows the concrete classes. Builds the broker,
  * history, hub, router, transports and HTTP server from one Config; owns start, SIGHUP
- * reload, drain and stop.
+ * reload, drain and stop. Decisions live in the modules it wires (auth/, http/, transport/).
  */
 export class Daemon {
   private config: Config;
   private readonly broker: Broker;
+  private readonly history = new MemoryHistory();
   private readonly hub: Hub;
-  private readonly interest: InterestTracker;
   private readonly http: HttpServer;
   private readonly ctx: TransportContext;
-  private readonly sse: StreamTransport;
-  private readonly ndjson: StreamTransport;
   private readonly ws: WsTransport;
   private readonly poll: PollTransport;
+  /** SSE, NDJSON, WS, poll: driven alike for drain, reload, stop and counts. */
+  private readonly transports: readonly Transport[];
   private readonly metrics: HeraldMetrics;
-  private verifier: TokenVerifier;
+  private readonly scrape: MetricsEndpointDeps;
   private draining = false;
   private metricsServer: HttpServer | null = null;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly history: MemoryHistory;
   port = 0;
 
-  private constructor(
-    config: Config,
-    verifier: TokenVerifier,
-    private readonly log: Logger,
-    private readonly hooks: DaemonHooks,
-  ) {
+  private constructor(config: Config, verifier: TokenVerifier, private readonly log: Logger, hooks: DaemonHooks) {
     this.config = config;
-    this.verifier = verifier;
-    const classifier = new ClientClassifier(config.classes);
-    const sources = {
-      connections: () => this.connectionCounts(),
-      subscriptions: () => {
-        const ws = this.ws.subscriptionCounts();
-        return this.hub.subscriptions - ws.groups + ws.sockets;
+    const metrics = (this.metrics = new HeraldMetrics(
+      {
+        connections: () => this.connectionCounts(),
+        subscriptions: () => {
+          // The hub counts one subscriber per WS channel (a topic group): count sockets instead.
+          const ws = this.ws.subscriptionCounts();
+          return this.hub.subscriptions - ws.groups + ws.sockets;
+        },
+        channels: () => this.hub.channelCount,
+        brokerConnected: () => this.broker.status === 'ready',
+        pollsHeld: () => this.poll.size,
       },
-      channels: () => this.hub.channelCount,
-      brokerConnected: () => this.broker.status === 'ready',
-      pollsHeld: () => this.poll.held,
-    };
-    this.metrics = new HeraldMetrics(sources, { defaultMetrics: true, classes: classifier.names });
-    const metrics = this.metrics;
+      { defaultMetrics: true, classes: config.classes.list.map((c) => c.name) },
+    ));
+    this.scrape = { allow: () => this.config.metrics.allow, text: hooks.metricsText ?? (() => metrics.text()), contentType: metrics.contentType };
     this.broker =
       config.broker.kind === 'redis'
-        ? new RedisBroker(config.broker, log, {
-            reconnect: () => metrics.brokerReconnect(),
-            probeMissed: () => metrics.brokerProbeMissed(),
-          })
+        ? new RedisBroker(config.broker, log, { reconnect: () => metrics.brokerReconnect(), probeMissed: () => metrics.brokerProbeMissed() })
         : new MemoryBroker(log);
-    const history = (this.history = new MemoryHistory());
-    history.maxAgeMs = maxHistoryAge(config);
+    this.history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
-    this.sweeper = setInterval(() => history.sweep(performance.now()), 30_000);
+    this.sweeper = setInterval(guarded(log, 'history sweep', () => this.history.sweep(performance.now())), 30_000);
     this.sweeper.unref();
-    let hubRef: Hub | null = null;
-    this.interest = new InterestTracker(
-      {
-        subscribe: (list) => hubRef?.edges.subscribe(list),
-        unsubscribe: (list) => hubRef?.edges.unsubscribe(list),
-      },
-      realScheduler,
-    );
-    this.hub = hubRef = new Hub({
+    this.hub = new Hub({
       broker: this.broker,
-      history,
-      interest: this.interest,
+      history: this.history,
+      scheduler: realScheduler,
       epoch: newEpoch(Date.now(), Math.random),
       clock: () => performance.now(),
       log,
@@ -113,58 +95,54 @@ export class Daemon {
       replayMax: replayMax(config),
       latencySampleEvery: LATENCY_SAMPLE_EVERY,
     });
-    this.ctx = {
-      hub: this.hub,
-      stats: metrics,
-      log,
-      limiter: new ConnectionLimiter(config.limits.maxConnectionsPerIp),
+    const limiter = new ConnectionLimiter(config.limits.maxConnectionsPerIp);
+    this.ctx = { hub: this.hub, stats: metrics, log, limiter, trustedIpHeader: config.server.trustedIpHeader, ...this.reloadable(config, verifier) };
+    this.http = new HttpServer(log);
+    // Whole milliseconds: transports keep times per connection as small integers (see stream-connection.ts).
+    const now = (): number => Math.floor(performance.now());
+    const sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
+    const ndjson = new StreamTransport(this.ctx, now, NDJSON_FORMAT);
+    this.ws = new WsTransport(this.ctx, this.http.app, now);
+    this.poll = new PollTransport(this.ctx, now);
+    this.transports = [sse, ndjson, this.ws, this.poll];
+    this.routes(sse, ndjson);
+  }
+
+  /** The parts of the transport context a SIGHUP replaces in place. */
+  private reloadable(config: Config, verifier: TokenVerifier): Pick<TransportContext, 'router' | 'classifier' | 'cors' | 'limits' | 'sse' | 'authorize'> {
+    return {
       router: new Router(config.channels, config.limits.maxChannelLength),
-      classifier,
+      classifier: new ClientClassifier(config.classes),
       cors: new CorsPolicy(config.cors),
       limits: config.limits,
       sse: config.sse,
-      authorize: this.authorizer(),
-      trustedIpHeader: config.server.trustedIpHeader,
+      authorize: subscribeAuthorizer(verifier, (err) => this.metrics.authFailure(err.code)),
     };
-    this.http = new HttpServer(log);
-    // Whole milliseconds: transports keep times per connection as small integers (see stream.ts).
-    const now = (): number => Math.floor(performance.now());
-    this.sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
-    this.ndjson = new StreamTransport(this.ctx, now, NDJSON_FORMAT);
-    this.ws = new WsTransport(this.ctx, this.http.app, now);
-    this.poll = new PollTransport(this.ctx, now);
-    this.routes();
   }
 
   static async start(config: Config, log: Logger, hooks: DaemonHooks = {}): Promise<Daemon> {
-    const verifier = await TokenVerifier.create(config.jwt);
-    const daemon = new Daemon(config, verifier, log, hooks);
+    const daemon = new Daemon(config, await TokenVerifier.create(config.jwt), log, hooks);
     await daemon.broker.start(daemon.hub);
     daemon.port = await daemon.http.listen(config.server.host, config.server.port);
-    await daemon.listenMetrics();
-    log.notice('listening', {
-      host: config.server.host,
-      port: daemon.port,
-      broker: config.broker.kind,
-      epoch: daemon.hub.epoch,
-      pid: process.pid,
-    });
+    const { enabled, listen } = config.metrics;
+    if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log);
+    log.notice('listening', { host: config.server.host, port: daemon.port, broker: config.broker.kind, epoch: daemon.hub.epoch, pid: process.pid });
     return daemon;
   }
 
-  private routes(): void {
+  private routes(sse: StreamTransport, ndjson: StreamTransport): void {
     const http = this.http;
     const cfg = (): Config => this.config;
     http.get('/healthz', (res) => healthz(res));
     http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining }));
-    http.get('/sse', this.sse.handle);
-    http.get('/stream', this.ndjson.handle);
+    http.get('/sse', sse.handle);
+    http.get('/stream', ndjson.handle);
     http.get('/poll', this.poll.handle);
     http.post(
       '/publish',
       publishHandler({
         route: (channel) => this.ctx.router.route(channel),
-        authorize: (route, key, loopback) => this.authorizePublish(route, key, loopback),
+        authorize: publishAuthorizer(() => cfg().publish, (err) => this.metrics.authFailure(err.code)),
         publish: (redisChannel, payload) => this.broker.publish(redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
         maxBodyBytes: () => cfg().limits.maxPublishBodyBytes,
@@ -174,50 +152,10 @@ export class Daemon {
         log: this.log,
       }),
     );
-    for (const path of ['/sse', '/stream', '/poll', '/publish']) {
-      http.options(path, (res, req) => {
-        const origin = req.getHeader('origin');
-        res.writeStatus('204 No Content');
-        for (const [k, v] of this.ctx.cors.preflightHeaders(origin)) res.writeHeader(k, v);
-        res.end();
-      });
-    }
-    if (this.config.metrics.enabled && this.config.metrics.listen === '') {
-      http.get('/metrics', (res, req) => this.serveMetrics(res, req));
-    }
+    const preflight = preflightHandler(() => this.ctx.cors);
+    for (const path of ['/sse', '/stream', '/poll', '/publish']) http.options(path, preflight);
+    if (this.config.metrics.enabled && this.config.metrics.listen === '') http.get('/metrics', metricsHandler(this.scrape));
     http.fallback();
-  }
-
-  /** `metrics.listen: host:port` serves /metrics on its own listener, away from client traffic. */
-  private async listenMetrics(): Promise<void> {
-    const { enabled, listen } = this.config.metrics;
-    if (!enabled || listen === '') return;
-    const colon = listen.lastIndexOf(':');
-    const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-    const server = new HttpServer(this.log);
-    server.get('/metrics', (res, req) => this.serveMetrics(res, req));
-    server.fallback();
-    const port = await server.listen(host, Number(listen.slice(colon + 1)));
-    this.metricsServer = server;
-    this.log.notice('metrics listening', { host, port });
-  }
-
-  private async serveMetrics(res: import('uWebSockets.js').HttpResponse, req: import('uWebSockets.js').HttpRequest): Promise<void> {
-    const facts = readRequest(res, req, '');
-    const allow = this.config.metrics.allow;
-    if (allow.length > 0 && !allow.includes(facts.ip) && !(allow.includes('loopback') && isLoopback(facts.ip))) {
-      writeError(res, new HeraldError('not_found'));
-      return;
-    }
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const text = await (this.hooks.metricsText ?? (() => this.metrics.text()))();
-    if (aborted) return;
-    res.cork(() => {
-      res.writeStatus('200 OK').writeHeader('Content-Type', this.metrics.contentType).end(text);
-    });
   }
 
   /** This process's registry as JSON, for a supervisor to merge across workers. */
@@ -225,47 +163,12 @@ export class Daemon {
     return this.metrics.snapshot();
   }
 
-  private authorizer(): Authorizer {
-    return (routes, token) => {
-      if (routes.every((r) => r.rule.access.kind === 'public')) return ALLOWED_FOREVER;
-      if (token === '') return this.authFailed(new HeraldError('token_missing'));
-      return this.verifier.verify(token).then(
-        (claims): AuthResult => {
-          for (const route of routes) {
-            const denied = checkAccess(route, claims);
-            if (denied !== null) return this.authFailed(denied);
-          }
-          return { error: null, ttlMs: msUntilExpiry(claims, Date.now()) };
-        },
-        (err: unknown): AuthResult => {
-          if (!isHeraldError(err)) throw err;
-          return this.authFailed(err);
-        },
-      );
-    };
-  }
-
-  private authFailed(error: HeraldError): AuthResult {
-    this.metrics.authFailure(error.code);
-    return { error, ttlMs: 0 };
-  }
-
-  private authorizePublish(route: Route, key: string, loopback: boolean): HeraldError | null {
-    if (key === '' && loopback && this.config.publish.allowLoopback) return null;
-    const denied = publishAllowed(this.config.publish.keys, key, route);
-    if (denied !== null) this.metrics.authFailure(denied.code);
-    return denied;
-  }
-
   private *connectionCounts(): Iterable<{ transport: TransportName; clientClass: string; count: number }> {
-    for (const [transport, counts] of [
-      ['sse', this.sse.countsByClass()],
-      ['ndjson', this.ndjson.countsByClass()],
-      ['ws', this.ws.countsByClass()],
-      ['poll', this.poll.countsByClass()],
-    ] as const) {
-      for (const [clientClass, count] of counts) yield { transport, clientClass, count };
-    }
+    for (const t of this.transports) for (const [clientClass, count] of t.countsByClass()) yield { transport: t.name, clientClass, count };
+  }
+
+  private sizes(): Record<string, number> {
+    return Object.fromEntries(this.transports.map((t) => [t.name, t.size]));
   }
 
   /**
@@ -276,27 +179,24 @@ export class Daemon {
     if (this.draining) return;
     this.draining = true;
     const { deadlineMs, windowMs } = this.config.drain;
-    this.log.info('draining', { sse: this.sse.size, ndjson: this.ndjson.size, ws: this.ws.size, poll: this.poll.held, windowMs, deadlineMs });
+    this.log.info('draining', { ...this.sizes(), windowMs, deadlineMs });
     this.http.stopListening();
-    const all = Promise.all([this.sse.drain(windowMs), this.ndjson.drain(windowMs), this.ws.drain(windowMs), this.poll.drain()]);
+    const all = Promise.all(this.transports.map((t) => t.drain(windowMs)));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), deadlineMs);
     });
     const outcome = await Promise.race([all.then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
-    this.log.info('drain finished', { outcome, sse: this.sse.size, ndjson: this.ndjson.size, ws: this.ws.size, poll: this.poll.held });
+    this.log.info('drain finished', { outcome, ...this.sizes() });
   }
 
   async stop(): Promise<void> {
     this.http.stopListening();
     this.metricsServer?.stopListening();
     clearInterval(this.sweeper);
-    this.sse.close();
-    this.ndjson.close();
-    this.ws.close();
-    this.poll.close();
-    this.interest.close();
+    for (const t of this.transports) t.close();
+    this.hub.close();
     await this.broker.close();
     this.log.notice('stopped');
   }
@@ -308,25 +208,18 @@ export class Daemon {
    */
   async reload(next: Config): Promise<void> {
     const verifier = await TokenVerifier.create(next.jwt);
-    const restartOnly = ['server', 'broker', 'metrics'] as const;
-    for (const key of restartOnly) {
+    for (const key of ['server', 'broker', 'metrics'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn('config section changed but needs a restart to apply', { section: key });
       }
     }
     this.config = next;
-    this.verifier = verifier;
-    const router = new Router(next.channels, next.limits.maxChannelLength);
-    this.ctx.router = router;
-    this.ctx.classifier = new ClientClassifier(next.classes);
-    this.ctx.cors = new CorsPolicy(next.cors);
-    this.ctx.limits = next.limits;
-    this.ctx.sse = next.sse;
+    const { router } = Object.assign(this.ctx, this.reloadable(next, verifier));
     this.ctx.limiter.setMax(next.limits.maxConnectionsPerIp);
     this.hub.setLimits({ maxMessageBytes: next.limits.maxMessageBytes, replayMax: replayMax(next) });
     this.history.maxAgeMs = maxHistoryAge(next);
-    this.ctx.authorize = this.authorizer();
-    const ended = this.sse.revalidate(router) + this.ndjson.revalidate(router) + this.ws.revalidate(router) + this.poll.revalidate(router);
+    // One unit across transports: subscriptions (connection × channel) ended.
+    const ended = this.transports.reduce((sum, t) => sum + t.revalidate(router), 0);
     this.log.info('config reloaded', { file: next.file, endedSubscriptions: ended });
   }
 }

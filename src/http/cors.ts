@@ -1,3 +1,4 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { CorsConfig } from '../config/types.js';
 
 /**
@@ -44,4 +45,18 @@ export class CorsPolicy {
       ['Access-Control-Max-Age', '600'],
     ];
   }
+}
+
+/**
+ * OPTIONS on a route browsers call cross-origin: 204 with the preflight headers for an
+ * allowed origin, a bare 204 otherwise (the browser then refuses the real request).
+ * `policy()` is read per request, so a reload applies at once.
+ */
+export function preflightHandler(policy: () => CorsPolicy): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, req) => {
+    const origin = req.getHeader('origin');
+    res.writeStatus('204 No Content');
+    for (const [k, v] of policy().preflightHeaders(origin)) res.writeHeader(k, v);
+    res.end();
+  };
 }

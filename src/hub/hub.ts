@@ -1,7 +1,7 @@
 import { carriedEventName } from '../encode/event-name.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
-import type { InterestTracker } from './interest.js';
+import { InterestTracker, type Scheduler } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
 import { formatPosition, type Position } from './position.js';
@@ -53,7 +53,8 @@ interface ChannelState {
 export interface HubOptions {
   readonly broker: Broker;
   readonly history: History;
-  readonly interest: InterestTracker;
+  /** Timers and end-of-turn callbacks for the hub's interest tracker (linger, batched edges). */
+  readonly scheduler: Scheduler;
   readonly epoch: string;
   /** Monotonic milliseconds (performance.now in production). */
   readonly clock: () => number;
@@ -81,9 +82,12 @@ export class Hub implements BrokerHandler {
   private subscriptionCount = 0;
   private sampleCountdown: number;
   private o: HubOptions;
+  /** Refcount and linger per Redis channel; its edges come back to `edges` below. */
+  private readonly interest: InterestTracker;
 
   constructor(options: HubOptions) {
     this.o = options;
+    this.interest = new InterestTracker(this.edges, options.scheduler);
     this.sampleCountdown = options.latencySampleEvery;
   }
 
@@ -136,7 +140,7 @@ export class Hub implements BrokerHandler {
       state.route = route;
     }
     this.subscriptionCount++;
-    this.o.interest.acquire(route.redisChannel);
+    this.interest.acquire(route.redisChannel);
     if (state.live) this.complete(state, { sub, since, ready });
     else state.pending.push({ sub, since, ready });
   }
@@ -159,10 +163,10 @@ export class Hub implements BrokerHandler {
     if (!removed) return;
     this.subscriptionCount--;
     const redisChannel = state.route.redisChannel;
-    this.o.interest.release(redisChannel, state.route.rule.lingerMs);
+    this.interest.release(redisChannel, state.route.rule.lingerMs);
     // Interest that came and went within one turn emits no edge at all, so no unsubscribe
     // edge will ever forget this state: drop it here, or client-chosen names would pile up.
-    if (!state.live && state.subscribers.size === 0 && state.pending.length === 0 && !this.o.interest.isDesired(redisChannel)) {
+    if (!state.live && state.subscribers.size === 0 && state.pending.length === 0 && !this.interest.isDesired(redisChannel)) {
       this.channels.delete(state.key);
       const group = this.byRedis.get(redisChannel)?.filter((s) => s !== state);
       if (group === undefined || group.length === 0) this.byRedis.delete(redisChannel);
@@ -243,7 +247,12 @@ export class Hub implements BrokerHandler {
   }
 
   desiredChannels(): Iterable<string> {
-    return this.o.interest.desired();
+    return this.interest.desired();
+  }
+
+  /** Stops the interest tracker's timers (linger); the process is stopping. */
+  close(): void {
+    this.interest.close();
   }
 
   // ── interest edges (InterestTracker → here → broker) ───────────────────────────────

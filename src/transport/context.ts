@@ -2,6 +2,7 @@ import type { ClientClassifier } from '../client-class.js';
 import type { LimitsConfig, SseConfig } from '../config/types.js';
 import type { CorsPolicy } from '../http/cors.js';
 import type { Hub } from '../hub/hub.js';
+import type { TransportName } from '../hub/subscriber.js';
 import type { Logger } from '../log.js';
 import type { Authorizer } from './lifecycle/authorize.js';
 import type { ChannelRouter } from './channels.js';
@@ -25,4 +26,18 @@ export interface TransportContext {
   sse: SseConfig;
   authorize: Authorizer;
   trustedIpHeader: string;
+}
+
+/** What the daemon drives on every transport, the same way. */
+export interface Transport {
+  readonly name: TransportName;
+  /** Open connections (held polls for poll). */
+  readonly size: number;
+  countsByClass(): ReadonlyMap<string, number>;
+  /** Sends every client elsewhere, spread over `windowMs` where the transport can; resolves when all are gone. */
+  drain(windowMs: number): Promise<void>;
+  /** After a reload: ends what the new rules no longer allow; returns the subscriptions ended. */
+  revalidate(router: ChannelRouter): number;
+  /** Stops the transport's timers (the process is stopping). */
+  close(): void;
 }

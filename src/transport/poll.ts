@@ -4,7 +4,7 @@ import { readRequest, type RequestFacts } from '../http/request.js';
 import { claimResponse, releaseResponse, writeJson } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
-import type { TransportContext } from './context.js';
+import type { Transport, TransportContext } from './context.js';
 import { FlushQueue } from './flush.js';
 import { HoldWheel } from './hold-wheel.js';
 import { admitRequest } from './lifecycle/admission.js';
@@ -32,7 +32,8 @@ const CLOSE_REASON: Readonly<Record<PollOutcome, CloseReason>> = {
  * poll's cursor replays whatever arrived in the gap. The lifecycle is ConnectionLifecycle's;
  * this adapter holds (HoldWheel) and writes one JSON answer.
  */
-export class PollTransport implements PollOwner {
+export class PollTransport implements PollOwner, Transport {
+  readonly name = 'poll' as const;
   private readonly life: ConnectionLifecycle<PollWaiter>;
   private readonly holds: HoldWheel<PollWaiter>;
   readonly answers: FlushQueue;
@@ -46,7 +47,8 @@ export class PollTransport implements PollOwner {
     this.holds = new HoldWheel(now, (waiter) => this.answer(waiter, 'timeout'), ctx.log);
   }
 
-  get held(): number {
+  /** Held polls. */
+  get size(): number {
     return this.life.size;
   }
 
@@ -117,7 +119,7 @@ export class PollTransport implements PollOwner {
     this.ctx.stats.pollHold(outcome);
   }
 
-  /** Answers every held poll now, with its cursor: the clients poll again elsewhere. */
+  /** Answers every held poll now, with its cursor (no spreading: each answer is one small write); the clients poll again elsewhere. */
   drain(): Promise<void> {
     this.life.draining = true;
     for (const waiter of [...this.life.sessions]) this.answer(waiter, 'drain');

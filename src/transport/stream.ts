@@ -4,7 +4,7 @@ import { readRequest, type RequestFacts } from '../http/request.js';
 import { claimResponse, releaseResponse, statusLine } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
-import type { TransportContext } from './context.js';
+import type { Transport, TransportContext } from './context.js';
 import { FlushQueue } from './flush.js';
 import { admitRequest } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
@@ -25,7 +25,7 @@ const TICK_MS = 1000;
  * resets in one corked write → live messages batched per turn → at the deadline a final
  * chunk, so the client resumes with Last-Event-ID.
  */
-export class StreamTransport implements StreamOwner {
+export class StreamTransport implements StreamOwner, Transport {
   readonly flushes: FlushQueue;
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
@@ -44,6 +44,10 @@ export class StreamTransport implements StreamOwner {
       }
     });
     this.ticker = this.life.every('stream tick', TICK_MS, () => this.tick());
+  }
+
+  get name(): 'sse' | 'ndjson' {
+    return this.format.transport;
   }
 
   get size(): number {

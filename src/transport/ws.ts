@@ -4,7 +4,7 @@ import { HeraldError } from '../errors.js';
 import { readRequest } from '../http/request.js';
 import { admitUpgrade, refuse } from './lifecycle/admission.js';
 import { requestToken, type ChannelRouter } from './channels.js';
-import type { TransportContext } from './context.js';
+import type { Transport, TransportContext } from './context.js';
 import { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import type { CloseReason } from './stats.js';
 import { NEVER, WsConn, type WsData } from './ws-conn.js';
@@ -23,7 +23,8 @@ const SLACK_BYTES = 64 * 1024;
  * `?channel=` and `subscribe` frames go through WsSubscriptions (authorize, join the
  * channel's topic once live) → ends at idle, lifetime, slow consumer or drain.
  */
-export class WsTransport {
+export class WsTransport implements Transport {
+  readonly name = 'ws' as const;
   private readonly life: ConnectionLifecycle<WsConn>;
   private readonly subs: WsSubscriptions;
   private readonly boundBytes: number;

@@ -2,7 +2,6 @@ import t from 'tap';
 import type { RuleConfig } from '../../src/config/types.js';
 import { MemoryHistory } from '../../src/history/memory.js';
 import { Hub, type Ready } from '../../src/hub/hub.js';
-import { InterestTracker } from '../../src/hub/interest.js';
 import type { PreparedMessage } from '../../src/hub/message.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../../src/hub/ports.js';
 import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
@@ -50,10 +49,8 @@ function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; sta
   const clock = new FakeScheduler();
   const broker = new RecordingBroker();
   const stats = { received: 0, dropped: [] as string[] };
-  let hub: Hub | null = null;
-  const interest = new InterestTracker({ subscribe: (l) => hub!.edges.subscribe(l), unsubscribe: (l) => hub!.edges.unsubscribe(l) }, clock);
-  hub = new Hub({
-    broker, history: new MemoryHistory(), interest, epoch: 'ep1', clock: () => clock.now, log: createLogger('silent'),
+  const hub = new Hub({
+    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', clock: () => clock.now, log: createLogger('silent'),
     stats: { messageReceived: () => stats.received++, dropped: (r) => stats.dropped.push(r), observeLatency: () => {} },
     maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
   });

@@ -1,0 +1,53 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { HeraldError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isLoopback, readRequest } from './request.js';
+import { HttpServer, writeError } from './server.js';
+
+export interface MetricsEndpointDeps {
+  /** metrics.allow: client IPs, or `loopback`; empty allows every caller. Read per request. */
+  readonly allow: () => readonly string[];
+  readonly text: () => Promise<string>;
+  readonly contentType: string;
+}
+
+/** Whether `ip` may scrape under `allow` (see MetricsEndpointDeps.allow). */
+export function scrapeAllowed(allow: readonly string[], ip: string): boolean {
+  return allow.length === 0 || allow.includes(ip) || (allow.includes('loopback') && isLoopback(ip));
+}
+
+/**
+ * GET /metrics. A caller off the allow-list gets the same 404 as an unknown path, so the
+ * endpoint's existence is not advertised.
+ */
+export function metricsHandler(deps: MetricsEndpointDeps): (res: HttpResponse, req: HttpRequest) => Promise<void> {
+  return async (res, req) => {
+    // The socket address, never a forwarded header: the allow-list is about who connects.
+    const facts = readRequest(res, req, '');
+    if (!scrapeAllowed(deps.allow(), facts.ip)) {
+      writeError(res, new HeraldError('not_found'));
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const text = await deps.text();
+    if (aborted) return;
+    res.cork(() => {
+      res.writeStatus('200 OK').writeHeader('Content-Type', deps.contentType).end(text);
+    });
+  };
+}
+
+/** `metrics.listen: host:port`: /metrics on its own listener, away from client traffic. */
+export async function listenMetrics(listen: string, deps: MetricsEndpointDeps, log: Logger): Promise<HttpServer> {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
+  const server = new HttpServer(log);
+  server.get('/metrics', metricsHandler(deps));
+  server.fallback();
+  const port = await server.listen(host, Number(listen.slice(colon + 1)));
+  log.notice('metrics listening', { host, port });
+  return server;
+}
