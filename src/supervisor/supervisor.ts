@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
-import { HeraldMetrics } from '../metrics/metrics.js';
+import { mergeSnapshots } from '../metrics/merge.js';
 import { isWorkerMessage, WORKER_ENV, type PrimaryToWorker } from './ipc.js';
 
 /** First restart delay after a crash; doubles per consecutive crash up to MAX. */
@@ -168,7 +168,7 @@ export class Supervisor {
         }),
     );
     const snapshots = (await Promise.all(asks)).filter((s) => s !== null);
-    return { text: await HeraldMetrics.mergeSnapshots(snapshots), workers: snapshots.length };
+    return { text: await mergeSnapshots(snapshots), workers: snapshots.length };
   }
 }
 
