@@ -6,7 +6,7 @@
  *   ── metrics-request {id} ──────▶
  *                                    ── snapshot-request {id} ─▶
  *                                    ◀─ snapshot {id, snapshot} ─
- *   ◀─ metrics-text {id, text} ───   (merged with HeraldMetrics.mergeSnapshots)
+ *   ◀─ metrics-text {id, text} ───   (merged by metrics/merge.ts)
  */
 
 /** Set by the supervisor in each worker's environment; a worker never supervises. */
