@@ -70,10 +70,11 @@ t.test('the last local unsubscribe releases the Redis subscription after the lin
   t.equal(await numsub(ch), 1, 'subscribed once for two sockets');
   await a.request({ type: 'unsubscribe', channel: ch }, 'unsubscribed');
   await b.request({ type: 'unsubscribe', channel: ch }, 'unsubscribed');
+  // The linger is 400 ms: Redis must still hold the subscription right after the last
+  // unsubscribe, and lose it later. Its exact length is asserted without wall clocks in
+  // test/unit/interest.test.ts (fake scheduler, 999 vs 1000 ms).
   t.equal(await numsub(ch), 1, 'still subscribed during the linger');
-  const started = Date.now();
   await waitFor(async () => (await numsub(ch)) === 0, { timeoutMs: 5000, what: 'PUBSUB NUMSUB 0' });
-  t.ok(Date.now() - started >= 300, 'released only after the linger');
   // A socket that closes without unsubscribing releases too.
   const c = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
   await c.next((f) => f.type === 'subscribed');

@@ -3,13 +3,43 @@ import t from 'tap';
 import { ErrorCode } from '../../src/errors.js';
 
 // README's error table and src/errors.ts must agree in both directions (codes, status, temporary).
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const section = readme.slice(readme.indexOf('## Errors'));
-const rows = new Map<string, { status: number; temporary: boolean }>();
-for (const line of section.split('\n')) {
-  const m = /^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \|/.exec(line);
-  if (m !== null) rows.set(m[1]!, { status: Number(m[2]), temporary: m[3] === 'yes' });
+
+interface Row {
+  readonly status: number;
+  readonly temporary: boolean;
 }
+
+const HEADER = '| Code | Status | Temporary | Meaning | What to do |';
+const ROW = /^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \| [^|]*\S[^|]* \| .*\S.* \|$/;
+
+/**
+ * The rows of the error table in the `## Errors` section of `markdown`. Every line of that
+ * table must be a well-formed row: a malformed one is a problem, never silently skipped.
+ */
+export function parseErrorTable(markdown: string): { rows: Map<string, Row>; problems: string[] } {
+  const start = markdown.indexOf('\n## Errors');
+  const end = start < 0 ? -1 : markdown.indexOf('\n## ', start + 1);
+  const section = start < 0 ? '' : markdown.slice(start, end < 0 ? undefined : end);
+  const lines = section.split('\n');
+  const header = lines.indexOf(HEADER);
+  const rows = new Map<string, Row>();
+  const problems: string[] = [];
+  if (header < 0) return { rows, problems: ['no error table header in ## Errors'] };
+  for (const line of lines.slice(header + 2)) {
+    if (!line.startsWith('|')) break;
+    const m = ROW.exec(line);
+    if (m === null) problems.push(`malformed row: ${line}`);
+    else if (rows.has(m[1]!)) problems.push(`duplicate row: ${m[1]}`);
+    else rows.set(m[1]!, { status: Number(m[2]), temporary: m[3] === 'yes' });
+  }
+  return { rows, problems };
+}
+
+const { rows, problems } = parseErrorTable(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'));
+
+t.test('every row of the table is well formed', async (t) => {
+  t.same(problems, []);
+});
 
 t.test('every code in errors.ts is documented with its status and temporary flag', async (t) => {
   for (const [code, spec] of Object.entries(ErrorCode)) {
@@ -19,4 +49,16 @@ t.test('every code in errors.ts is documented with its status and temporary flag
 
 t.test('README documents no code that errors.ts lacks', async (t) => {
   for (const code of rows.keys()) t.ok(code in ErrorCode, code);
+});
+
+t.test('the parser reports what it cannot read', async (t) => {
+  const doc = (...lines: string[]): string => ['# x', '', '## Errors', '', HEADER, '| --- | --- | --- | --- | --- |', ...lines, '', '## Next'].join('\n');
+  const good = '| `a_b` | 400 | no | Meaning | Do this |';
+  t.same(parseErrorTable(doc(good)).problems, []);
+  t.equal(parseErrorTable(doc(good)).rows.size, 1);
+  for (const bad of ['| `a_b` | 40 | no | M | D |', '| a_b | 400 | no | M | D |', '| `a_b` | 400 | maybe | M | D |', '| `a_b` | 400 | no |  | D |', '| `a_b` | 400 | no | M |']) {
+    t.equal(parseErrorTable(doc(good, bad)).problems.length, 1, bad);
+  }
+  t.same(parseErrorTable(doc(good, good)).problems, ['duplicate row: a_b']);
+  t.same(parseErrorTable('## Other').problems, ['no error table header in ## Errors']);
 });
