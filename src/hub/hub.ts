@@ -1,7 +1,7 @@
 import { carriedEventName } from '../encode/event-name.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
-import { InterestTracker, type Scheduler } from './interest.js';
+import { guardedScheduler, InterestTracker, type Scheduler } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
 import { formatPosition, type Position } from './position.js';
@@ -84,10 +84,15 @@ export class Hub implements BrokerHandler {
   private o: HubOptions;
   /** Refcount and linger per Redis channel; its edges come back to `edges` below. */
   private readonly interest: InterestTracker;
+  /** The injected scheduler with every callback guarded: a throw is logged, never fatal. */
+  private readonly scheduler: Scheduler;
 
   constructor(options: HubOptions) {
     this.o = options;
-    this.interest = new InterestTracker(this.edges, options.scheduler);
+    this.scheduler = guardedScheduler(options.scheduler, (err, what) =>
+      options.log.error(`hub ${what} failed`, { err: err instanceof Error ? err : new Error(String(err)) }),
+    );
+    this.interest = new InterestTracker(this.edges, this.scheduler);
     this.sampleCountdown = options.latencySampleEvery;
   }
 
@@ -222,7 +227,7 @@ export class Hub implements BrokerHandler {
     if (--this.sampleCountdown <= 0) {
       this.sampleCountdown = this.o.latencySampleEvery;
       // Transports flush in this turn's check phase; this runs after them.
-      setImmediate(() => this.o.stats.observeLatency((this.o.clock() - now) / 1000));
+      this.scheduler.defer(() => this.o.stats.observeLatency((this.o.clock() - now) / 1000));
     }
   }
 

@@ -23,6 +23,25 @@ export interface Scheduler {
   defer(fn: () => void): void;
 }
 
+/**
+ * `scheduler` with every callback made a boundary (STYLE C): a throw is handed to `onError`
+ * (the hub logs it) instead of escaping a timer or immediate and ending the process.
+ */
+export function guardedScheduler(scheduler: Scheduler, onError: (err: unknown, what: string) => void): Scheduler {
+  const guard = (what: string, fn: () => void) => (): void => {
+    try {
+      fn();
+    } catch (err) {
+      onError(err, what);
+    }
+  };
+  return {
+    setTimeout: (fn, ms) => scheduler.setTimeout(guard('timer', fn), ms),
+    clearTimeout: (handle) => scheduler.clearTimeout(handle),
+    defer: (fn) => scheduler.defer(guard('deferred', fn)),
+  };
+}
+
 export const realScheduler: Scheduler = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),

@@ -59,7 +59,9 @@ export class PollWaiter implements Subscriber, Session, Flushable {
 
   deliver(message: PreparedMessage): void {
     if (!this.open) return;
-    this.add([message]);
+    const messages = (this.messages ??= []);
+    messages.push(message);
+    this.bound(messages);
     this.schedule();
   }
 
@@ -71,7 +73,11 @@ export class PollWaiter implements Subscriber, Session, Flushable {
 
   onReady(route: Route, ready: Ready): void {
     if (!this.open) return;
-    if (ready.replay.length > 0) this.add(ready.replay);
+    if (ready.replay.length > 0) {
+      const messages = (this.messages ??= []);
+      for (const m of ready.replay) messages.push(m);
+      this.bound(messages);
+    }
     if (ready.reset !== null) (this.resets ??= []).push({ channel: route.channel, reason: ready.reset });
     if (--this.waiting === 0 && (this.messages !== null || this.resets !== null)) this.schedule();
   }
@@ -83,9 +89,7 @@ export class PollWaiter implements Subscriber, Session, Flushable {
     return messages;
   }
 
-  private add(list: readonly PreparedMessage[]): void {
-    const messages = (this.messages ??= []);
-    for (const m of list) messages.push(m);
+  private bound(messages: PreparedMessage[]): void {
     const keep = this.owner.batchSize;
     // keep + 1: the answer must still see that there were more than it carries, so its
     // cursor stops at its last message rather than at the head.

@@ -10,7 +10,7 @@ import { HoldWheel } from './hold-wheel.js';
 import { admitRequest } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
 import { ConnectionLifecycle } from './lifecycle/lifecycle.js';
-import { isWellFormed, resumeFrom } from './lifecycle/resume.js';
+import { isPosition, isWellFormed, resumeFrom } from './lifecycle/resume.js';
 import { revalidateConnections } from './lifecycle/revalidate.js';
 import { PollWaiter, type PollOwner } from './poll-waiter.js';
 import type { CloseReason, PollOutcome } from './stats.js';
@@ -79,7 +79,7 @@ export class PollTransport implements PollOwner, Transport {
     // The position to fall back on if the hold ends before every channel is live: the
     // client's own (valid) cursor, else the head now — never a later head, which could skip
     // messages delivered on the live channels meanwhile.
-    const fallback = isWellFormed(cursorText) ? cursorText : this.ctx.hub.head();
+    const fallback = isPosition(since) ? cursorText : this.ctx.hub.head();
     const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
     res.onAborted(this.aborted.bind(this, waiter));

@@ -244,3 +244,23 @@ t.test('a reload that changes only the rule applies it to later messages', async
   hub.onMessage('c:1', Buffer.from('{"n":1}'));
   t.equal(a.got[0]!.dataJson, '{"n":1}', 'embedded raw under the new json rule');
 });
+
+// Issue 9: timer and deferred callbacks outside stream.ts were not guarded (STYLE C).
+t.test('a throw in an interest edge (a deferred callback) is logged, not thrown out of the turn', async (t) => {
+  const clock = new FakeScheduler();
+  const broker = new RecordingBroker();
+  broker.subscribe = () => {
+    throw new Error('broker bug');
+  };
+  const lines: string[] = [];
+  const hub = new Hub({
+    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', clock: () => clock.now,
+    log: createLogger('error', (l) => lines.push(l)),
+    stats: { messageReceived: () => {}, dropped: () => {}, observeLatency: () => {} },
+    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
+  });
+  subscribe(hub, new Sink(), route('c:1'));
+  t.doesNotThrow(() => clock.endTurn(), 'the batched subscribe edge runs guarded');
+  t.match(lines.join(''), /"msg":"hub deferred failed"/);
+  hub.close();
+});

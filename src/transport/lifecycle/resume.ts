@@ -18,7 +18,12 @@ export function resumeFrom(text: string): Since {
   return parsePosition(text) ?? MALFORMED;
 }
 
-/** Whether `text` is an id this process could have issued the format of (a poll keeps such a cursor). */
+/** Whether `text` is a well-formed id (from any process): a poll keeps such a cursor. */
 export function isWellFormed(text: string): boolean {
   return parsePosition(text) !== null;
+}
+
+/** Whether `since` came from a well-formed id (not none, not malformed). */
+export function isPosition(since: Since): since is Position {
+  return since !== null && since !== MALFORMED;
 }
