@@ -38,10 +38,10 @@ export class StreamConnection implements Subscriber, Session, Flushable {
    * Live messages queued while another channel is not live yet, in bytes (payload plus
    * PRE_LIVE_OVERHEAD_BYTES each). Like Mercure's liveQueue the queue is bounded: past the
    * connection's unsent bound the stream is dropped as a slow consumer (at the next flush,
-   * not inside the hub's fan-out), and the client resumes with Last-Event-ID.
+   * not inside the hub's fan-out), and the client resumes with Last-Event-ID. -1 once past
+   * it (one field, not two: an idle stream should cost bytes).
    */
   private initialBytes = 0;
-  private overflowed = false;
   private waiting: number;
   /** Bytes waiting for this turn's flush; null when none (most idle streams, most of the time). */
   queue: (Buffer | string)[] | null = null;
@@ -53,6 +53,8 @@ export class StreamConnection implements Subscriber, Session, Flushable {
   lastWriteMs: number;
   /** Bytes uWS may still hold for this stream (see backpressure.ts). */
   unsent = 0;
+  readonly deadlineMs: number;
+  readonly deadlineReason: Deadline['reason'];
   /** Ends the stream at token expiry to the millisecond; the 1 s ticker would be up to 1 s late. */
   expiryTimer: NodeJS.Timeout | null = null;
 
@@ -65,10 +67,13 @@ export class StreamConnection implements Subscriber, Session, Flushable {
     readonly routes: readonly Route[],
     readonly cls: ClientClassConfig,
     /** When the stream ends on its own, and why (lifetime or token expiry). */
-    readonly deadline: Deadline,
+    deadline: Deadline,
     readonly maxUnsent: number,
     nowMs: number,
   ) {
+    // Two in-object fields rather than a reference to the Deadline: no extra object per stream.
+    this.deadlineMs = deadline.atMs;
+    this.deadlineReason = deadline.reason;
     this.waiting = routes.length;
     this.lastWriteMs = Math.floor(nowMs);
   }
@@ -78,7 +83,7 @@ export class StreamConnection implements Subscriber, Session, Flushable {
   }
 
   deliver(message: PreparedMessage): void {
-    if (!this.open || this.overflowed) return;
+    if (!this.open || this.initialBytes < 0) return;
     if (this.initial !== null) {
       this.initialBytes += message.byteLength + PRE_LIVE_OVERHEAD_BYTES;
       if (this.initialBytes > this.maxUnsent) return this.overflow();
@@ -112,13 +117,13 @@ export class StreamConnection implements Subscriber, Session, Flushable {
 
   /** The pre-live queue passed its bound: free it now, drop the stream at the flush. */
   private overflow(): void {
-    this.overflowed = true;
+    this.initialBytes = -1;
     this.initial = [];
     this.markDirty();
   }
 
   onReady(route: Route, ready: Ready): void {
-    if (!this.open || this.initial === null || this.overflowed) return;
+    if (!this.open || this.initial === null || this.initialBytes < 0) return;
     for (const m of ready.replay) this.initial.push(m);
     if (ready.reset !== null) (this.initialResets ??= []).push({ channel: route.channel, reason: ready.reset });
     if (--this.waiting === 0) this.owner.begin(this);
@@ -140,7 +145,7 @@ export class StreamConnection implements Subscriber, Session, Flushable {
 
   flush(): void {
     this.dirty = false;
-    if (this.overflowed) return this.owner.dropSlow(this);
+    if (this.initialBytes < 0) return this.owner.dropSlow(this);
     if (!this.open || this.queue === null) return;
     // cork() runs its callback synchronously: one shared function instead of a closure per stream.
     corking = this;

@@ -147,7 +147,7 @@ export class StreamTransport implements StreamOwner, Transport {
   private tick(): void {
     const now = this.now();
     for (const conn of this.life.sessions) {
-      if (now >= conn.deadline.atMs) {
+      if (now >= conn.deadlineMs) {
         this.reachedDeadline(conn);
       } else if (conn.initial === null && now - conn.lastWriteMs >= conn.cls.heartbeatMs) {
         conn.enqueue(this.format.heartbeat);
@@ -156,7 +156,7 @@ export class StreamTransport implements StreamOwner, Transport {
   }
 
   private reachedDeadline(conn: StreamConnection): void {
-    const reason = conn.deadline.reason;
+    const reason = conn.deadlineReason;
     const final =
       reason === 'token_expired'
         ? this.format.control('stream-error', '', JSON.stringify({ code: 'token_expired', message: new HeraldError('token_expired').message }))

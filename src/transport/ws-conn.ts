@@ -2,6 +2,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
 import type { RequestFacts } from '../http/request.js';
 import type { Position } from '../hub/position.js';
+import type { Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { Session } from './lifecycle/lifecycle.js';
 import type { CloseReason } from './stats.js';
@@ -13,9 +14,16 @@ import type { CloseReason } from './stats.js';
  */
 export const NEVER = 2 ** 30 - 1;
 
-/** The topic group a live subscription belongs to, as a socket sees it. */
-export interface SubGroup {
+/**
+ * The topic group a subscription belongs to, as leaving it needs it (TopicGroup in
+ * ws-topics.ts implements it; declared here so the two files do not import each other).
+ */
+export interface SubGroup extends Subscriber {
   readonly topic: string;
+  readonly route: Route;
+  readonly members: Set<WsConn>;
+  pending: PendingJoin[];
+  releaseScheduled: boolean;
 }
 
 export interface SocketSub {

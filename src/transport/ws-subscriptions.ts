@@ -125,7 +125,7 @@ export class WsSubscriptions implements TopicOwner {
   /** Ends one subscription; `usable` is false from the close handler (the socket is gone). */
   leave(conn: WsConn, sub: SocketSub, usable: boolean): void {
     conn.remove(sub);
-    const group = sub.group as TopicGroup | null;
+    const group = sub.group;
     sub.group = null;
     if (group === null) return;
     if (sub.state === 'live') {
