@@ -121,3 +121,11 @@ t.test('no import cycles between files, nor between folders', async (t) => {
   t.same(findCycle(folderGraph), null, 'folder cycle');
   t.same(findCycle(new Map([['a', ['b']], ['b', ['a']]])), ['a', 'b', 'a'], 'the check finds a planted cycle');
 });
+
+t.test('transports stay thin: no file under transport/ over 250 lines', async (t) => {
+  for (const file of imports.keys()) {
+    if (!file.startsWith('transport/')) continue;
+    const lines = readFileSync(join(SRC, file), 'utf8').split('\n').length;
+    t.ok(lines <= 250, `${file}: ${lines} lines (the lifecycle belongs in transport/lifecycle/)`);
+  }
+});
