@@ -19,7 +19,7 @@ export interface Session {
 /** When a connection ends on its own, and why. `atMs` is whole monotonic ms (see daemon `now`). */
 export interface Deadline {
   readonly atMs: number;
-  readonly reason: 'lifetime' | 'token_expired';
+  readonly reason: Extract<CloseReason, 'lifetime' | 'token_expired'>;
 }
 
 /**
