@@ -7,6 +7,7 @@ import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { Flushable } from './flush.js';
 import type { Session } from './lifecycle/lifecycle.js';
+import { byPosition } from './lifecycle/resume.js';
 import type { PollOutcome } from './stats.js';
 
 /** What a held poll calls back into (PollTransport implements it). */
@@ -84,7 +85,7 @@ export class PollWaiter implements Subscriber, Session, Flushable {
 
   /** The messages for the answer, oldest first. */
   takeMessages(): PreparedMessage[] {
-    const messages = (this.messages ?? []).sort((a, b) => a.seq - b.seq);
+    const messages = (this.messages ?? []).sort(byPosition);
     this.messages = null;
     return messages;
   }
@@ -110,6 +111,6 @@ export class PollWaiter implements Subscriber, Session, Flushable {
 
 /** Cuts `messages` to its `keep` lowest seqs, in seq order: the only ones an answer can carry. */
 export function keepLowest(messages: PreparedMessage[], keep: number): void {
-  messages.sort((a, b) => a.seq - b.seq);
+  messages.sort(byPosition);
   messages.length = keep;
 }

@@ -1,3 +1,4 @@
+import type { PreparedMessage } from '../../hub/message.js';
 import { parsePosition, type Position } from '../../hub/position.js';
 
 /**
@@ -26,4 +27,9 @@ export function isWellFormed(text: string): boolean {
 /** Whether `since` came from a well-formed id (not none, not malformed). */
 export function isPosition(since: Since): since is Position {
   return since !== null && since !== MALFORMED;
+}
+
+/** Oldest first, in the order positions were issued: how transports merge several channels. */
+export function byPosition(a: PreparedMessage, b: PreparedMessage): number {
+  return a.seq - b.seq;
 }
