@@ -11,7 +11,7 @@ import { CorsPolicy } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { publishHandler } from './http/publish.js';
 import { isLoopback, readRequest } from './http/request.js';
-import { HttpServer, writeError } from './http/server.js';
+import { HttpServer, writeError, type RequestScreenHooks } from './http/server.js';
 import { Hub } from './hub/hub.js';
 import { InterestTracker, realScheduler } from './hub/interest.js';
 import type { Broker } from './hub/ports.js';
@@ -126,7 +126,7 @@ export class Daemon {
       authorize: this.authorizer(),
       trustedIpHeader: config.server.trustedIpHeader,
     };
-    this.http = new HttpServer(log);
+    this.http = new HttpServer(log, this.requestScreen());
     // Whole milliseconds: transports keep times per connection as small integers (see stream.ts).
     const now = (): number => Math.floor(performance.now());
     this.sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
@@ -188,13 +188,22 @@ export class Daemon {
     http.fallback();
   }
 
+  /** Limits read at request time, so a reload applies them to the next request. */
+  private requestScreen(): RequestScreenHooks {
+    return {
+      limits: () => this.ctx.limits,
+      trustedIpHeader: () => this.ctx.trustedIpHeader,
+      refused: (code) => this.metrics.clientError(code),
+    };
+  }
+
   /** `metrics.listen: host:port` serves /metrics on its own listener, away from client traffic. */
   private async listenMetrics(): Promise<void> {
     const { enabled, listen } = this.config.metrics;
     if (!enabled || listen === '') return;
     const colon = listen.lastIndexOf(':');
     const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-    const server = new HttpServer(this.log);
+    const server = new HttpServer(this.log, this.requestScreen());
     server.get('/metrics', (res, req) => this.serveMetrics(res, req));
     server.fallback();
     const port = await server.listen(host, Number(listen.slice(colon + 1)));

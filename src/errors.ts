@@ -13,6 +13,9 @@ export interface ErrorSpec {
 export const ErrorCode = {
   bad_request: { status: 400, temporary: false, message: 'Malformed request' },
   not_found: { status: 404, temporary: false, message: 'No such endpoint' },
+  content_length_invalid: { status: 400, temporary: false, message: 'Content-Length is repeated with different values or malformed' },
+  url_too_long: { status: 414, temporary: false, message: 'Request URL exceeds the size limit' },
+  header_too_large: { status: 431, temporary: false, message: 'A request header exceeds the size limit' },
   channel_required: { status: 400, temporary: false, message: 'At least one channel is required' },
   channel_invalid: { status: 400, temporary: false, message: 'Channel name is not valid (charset or length)' },
   channel_denied: { status: 403, temporary: false, message: 'No rule allows this channel' },

@@ -201,6 +201,8 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
       maxPublishBodyBytes: n('limits.maxPublishBodyBytes'),
       pollBatchSize: n('limits.pollBatchSize'),
       maxBadFrames: n('limits.maxBadFrames'),
+      maxUrlBytes: n('limits.maxUrlBytes'),
+      maxHeaderBytes: n('limits.maxHeaderBytes'),
     },
     publish: {
       enabled: d.bool('publish.enabled'),

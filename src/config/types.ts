@@ -100,6 +100,10 @@ export interface LimitsConfig {
   readonly pollBatchSize: number;
   /** Malformed WebSocket frames tolerated before the connection is closed. */
   readonly maxBadFrames: number;
+  /** Path + query; longer requests get 414 url_too_long. */
+  readonly maxUrlBytes: number;
+  /** Any header value Herald reads; longer gets 431 header_too_large. */
+  readonly maxHeaderBytes: number;
 }
 
 export interface PublishKeyConfig {

@@ -3,7 +3,8 @@ import type { ClientClassConfig } from '../config/types.js';
 import { decodeWsFrame, encodeWsControl, encodeWsError, isWsFrameProblem } from '../encode/ws.js';
 import { HeraldError, type ErrorCodeName } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { writeError } from '../http/server.js';
+import { screenRequest } from '../http/request-screen.js';
+import { refuseAndClose, writeError } from '../http/server.js';
 import { parsePosition, type Position } from '../hub/position.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
@@ -144,13 +145,17 @@ export class WsTransport {
   private readonly upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const ctx = this.ctx;
     const facts = readRequest(res, req, ctx.trustedIpHeader);
-    let refusal: HeraldError | null = null;
-    if (!ctx.cors.allowsOrigin(facts.origin)) refusal = new HeraldError('origin_denied');
-    else if (this.draining) refusal = new HeraldError('draining');
-    else if (!ctx.limiter.admit(facts.ip)) refusal = new HeraldError('too_many_connections');
+    // The screen first (framing, sizes), as for every plain HTTP request.
+    let refusal = screenRequest(req, ctx.limits, ctx.trustedIpHeader);
+    if (refusal === null) {
+      if (!ctx.cors.allowsOrigin(facts.origin)) refusal = new HeraldError('origin_denied');
+      else if (this.draining) refusal = new HeraldError('draining');
+      else if (!ctx.limiter.admit(facts.ip)) refusal = new HeraldError('too_many_connections');
+    }
     if (refusal !== null) {
       ctx.stats.clientError(refusal.code);
-      writeError(res, refusal);
+      if (refusal.code === 'content_length_invalid') refuseAndClose(res, refusal);
+      else writeError(res, refusal, [], true);
       return;
     }
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
