@@ -37,7 +37,7 @@ export const ErrorCode = {
   token_algorithm_denied: { status: 401, temporary: false, message: 'Token algorithm is not allowed' },
   token_expired: { status: 401, temporary: true, message: 'Token has expired; refresh it and resubscribe' },
   token_not_yet_valid: { status: 401, temporary: true, message: 'Token is not valid yet (nbf)' },
-  token_claim_invalid: { status: 401, temporary: false, message: 'Token issuer or audience does not match' },
+  token_claim_invalid: { status: 401, temporary: false, message: 'Token claims do not meet the policy (iss, aud, exp)' },
   token_forbidden: { status: 403, temporary: false, message: 'Token does not grant this channel' },
   slow_consumer: { status: 503, temporary: true, message: 'Connection fell too far behind and was dropped; resume' },
   broker_unavailable: { status: 503, temporary: true, message: 'Broker is not connected' },

@@ -184,6 +184,8 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
     jwksFile: str('JWKS file.'),
     issuer: str('Required `iss`; empty: not checked.'),
     audience: str('Required `aud`; empty: not checked.'),
+    requireExp: bool('Refuse tokens without `exp` (they would never expire). false: accept them.', true),
+    maxLifetime: dur('Refuse tokens whose `exp` is further than this from now; 0: not checked.', '0s', 0),
   }),
   cors: section('Cross-origin access.', {
     origins: strings('Allowed origins; `*` allows any; empty: no CORS headers.'),

@@ -122,6 +122,10 @@ export interface PublishConfig {
 export interface JwtConfig {
   readonly algorithms: readonly string[];
   readonly secret: string;
+  /** Tokens without `exp` are refused (token_claim_invalid). */
+  readonly requireExp: boolean;
+  /** A token whose exp is further than this from now is refused; 0: not checked. */
+  readonly maxLifetimeMs: number;
   readonly publicKeyFile: string;
   readonly jwksFile: string;
   readonly issuer: string;
