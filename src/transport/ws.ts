@@ -114,7 +114,7 @@ export class WsTransport {
       pong: (ws) => {
         ws.getUserData().conn.lastSeenMs = this.now();
       },
-      close: (ws, code) => this.closed(ws.getUserData().conn, code),
+      close: (ws, code, message) => this.closed(ws.getUserData().conn, code, message),
     });
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -379,7 +379,7 @@ export class WsTransport {
     conn.ws!.end(code, reason);
   }
 
-  private closed(conn: WsConn, code: number): void {
+  private closed(conn: WsConn, code: number, message: ArrayBuffer): void {
     if (!conn.open) return;
     conn.open = false;
     this.connections.delete(conn);
@@ -387,7 +387,7 @@ export class WsTransport {
     for (const sub of [...conn.subs]) this.leave(conn, sub, false);
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
     this.ctx.limiter.release(conn.ip);
-    const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
+    const reason = conn.closeReason === 'client' && isProtocolViolation(code, message) ? 'policy' : conn.closeReason;
     this.ctx.stats.connectionClosed('ws', reason);
   }
 
@@ -470,6 +470,16 @@ export class WsTransport {
   close(): void {
     clearInterval(this.ticker);
   }
+}
+
+/**
+ * uWS cuts a socket that breaks the protocol (a frame over maxPayloadLength, invalid UTF-8
+ * text) itself, with no close frame: the handler sees 1006 and uWS's reason text. A client that
+ * vanished also gives 1006, with no text. Other violations (a stray continuation frame, an
+ * unmasked frame, reserved bits) give no text either, so they count as `client`.
+ */
+function isProtocolViolation(code: number, message: ArrayBuffer): boolean {
+  return code === 1006 && message.byteLength > 0;
 }
 
 /**
