@@ -63,6 +63,9 @@ log: { level: warn }
       'abcd',
     ]);
     t.equal(statusOf(upgrade.text), 400, 'and on the WebSocket upgrade');
+    const teAndCl = await rawExchange(h.port, `POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    t.equal(statusOf(teAndCl.text), 0, 'Transfer-Encoding with Content-Length: uWS closes at once, nothing answered');
+    t.not(teAndCl.end, 'timeout');
     const malformed = await rawExchange(h.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello`);
     t.not(statusOf(malformed.text), 200, 'a malformed Content-Length is never accepted');
   });
