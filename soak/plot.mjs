@@ -4,7 +4,7 @@
  */
 const W = 900;
 const PANEL = 150;
-const PAD = { left: 70, right: 20, top: 50, gap: 30 };
+const PAD = { left: 70, right: 20, top: 66, gap: 30 };
 
 function esc(s) {
   return String(s).replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]);
@@ -24,7 +24,8 @@ export function plot(rows, summary) {
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
   const c = summary.connections;
   out.push(`<text x="${PAD.left}" y="22" font-size="15" font-weight="bold">Herald soak: ${esc(summary.verdict)} — ${c.sse + c.ws + c.poll} connections (sse ${c.sse}, ws ${c.ws}, poll ${c.poll}), ${summary.options.rate} msg/s, ${summary.options.churn} churn/s</text>`);
-  out.push(`<text x="${PAD.left}" y="40">lost ${summary.lost}, resets ${summary.resetsTold}, RSS Δ ${summary.rss.growthMb} MB, heap Δ ${summary.heap.growthMb} MB after warm-up (shaded); ${esc(summary.note)}</text>`);
+  out.push(`<text x="${PAD.left}" y="40">lost ${summary.lost}, resets ${summary.resetsTold}, RSS Δ ${summary.rss.growthMb} MB, heap Δ ${summary.heap.growthMb} MB after warm-up (shaded)</text>`);
+  if (summary.note) out.push(`<text x="${PAD.left}" y="56" fill="#555">${esc(summary.note)}</text>`);
   series.forEach(([label, get, color], i) => {
     const top = PAD.top + i * (PANEL + PAD.gap);
     const vals = rows.map(get).filter(Number.isFinite);

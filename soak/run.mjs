@@ -100,7 +100,8 @@ async function main() {
     const header = 'elapsed_s,rss_mb,heap_used_mb,eld_p99_ms,eld_max_ms,deliveries,deliveries_per_s,open_connections,cycles,published';
     let lastReceived = 0;
     let lastAt = performance.now();
-    while (performance.now() < endAt) {
+    // Samples stop at the end of publishing: a later one would show the publisher stopping.
+    while (performance.now() + o.sample * 1000 <= endAt + 500) {
       await sleep(o.sample * 1000);
       const now = performance.now();
       const [{ received, cycles }, gauges] = await Promise.all([pool.count(), heraldGauges(herald.port)]);
@@ -133,7 +134,8 @@ async function main() {
     const summary = {
       when: new Date().toISOString(), options: o, connections: counts, failedConnections: opened.failed,
       published: g, deliveries: sum('received'), lost, resetsTold: sum('resets'), late: sum('late'), dups: sum('dups'),
-      cycles: rows.at(-1)?.churnCycles ?? 0, // churn subscribe/leave cycles plus long-poll answers errors: st.errors,
+      // Churn subscribe/leave cycles plus long-poll answers.
+      cycles: rows.at(-1)?.churnCycles ?? 0, errors: st.errors,
       rss: { ...rss, grew: rssGrew }, heap: { ...heap, grew: heapGrew },
       eldP99MsMax: Math.max(...rows.map((r) => r.eldP99Ms)),
       verdict: failed ? 'FAIL' : 'PASS', note: o.note,
