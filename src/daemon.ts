@@ -10,7 +10,7 @@ import { CorsPolicy, preflightHandler } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { listenMetrics, metricsHandler, type MetricsEndpointDeps } from './http/metrics-endpoint.js';
 import { publishHandler } from './http/publish.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, type RequestScreenHooks } from './http/server.js';
 import { Hub } from './hub/hub.js';
 import { realScheduler } from './hub/interest.js';
 import type { Broker } from './hub/ports.js';
@@ -97,7 +97,7 @@ export class Daemon {
     });
     const limiter = new ConnectionLimiter(config.limits.maxConnectionsPerIp);
     this.ctx = { hub: this.hub, stats: metrics, log, limiter, trustedIpHeader: config.server.trustedIpHeader, ...this.reloadable(config, verifier) };
-    this.http = new HttpServer(log);
+    this.http = new HttpServer(log, this.requestScreen());
     // Whole milliseconds: transports keep times per connection as small integers (see stream-connection.ts).
     const now = (): number => Math.floor(performance.now());
     const sse = new StreamTransport(this.ctx, now, SSE_FORMAT);
@@ -125,7 +125,7 @@ export class Daemon {
     await daemon.broker.start(daemon.hub);
     daemon.port = await daemon.http.listen(config.server.host, config.server.port);
     const { enabled, listen } = config.metrics;
-    if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log);
+    if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log, daemon.requestScreen());
     log.notice('listening', { host: config.server.host, port: daemon.port, broker: config.broker.kind, epoch: daemon.hub.epoch, pid: process.pid });
     return daemon;
   }
@@ -156,6 +156,15 @@ export class Daemon {
     for (const path of ['/sse', '/stream', '/poll', '/publish']) http.options(path, preflight);
     if (this.config.metrics.enabled && this.config.metrics.listen === '') http.get('/metrics', metricsHandler(this.scrape));
     http.fallback();
+  }
+
+  /** Limits read at request time, so a reload applies them to the next request. */
+  private requestScreen(): RequestScreenHooks {
+    return {
+      limits: () => this.ctx.limits,
+      trustedIpHeader: () => this.ctx.trustedIpHeader,
+      refused: (code) => this.metrics.clientError(code),
+    };
   }
 
   /** This process's registry as JSON, for a supervisor to merge across workers. */

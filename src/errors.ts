@@ -13,6 +13,9 @@ export interface ErrorSpec {
 export const ErrorCode = {
   bad_request: { status: 400, temporary: false, message: 'Malformed request' },
   not_found: { status: 404, temporary: false, message: 'No such endpoint' },
+  content_length_invalid: { status: 400, temporary: false, message: 'Content-Length is repeated with different values or malformed' },
+  url_too_long: { status: 414, temporary: false, message: 'Request URL exceeds the size limit' },
+  header_too_large: { status: 431, temporary: false, message: 'A request header exceeds the size limit' },
   channel_required: { status: 400, temporary: false, message: 'At least one channel is required' },
   channel_invalid: { status: 400, temporary: false, message: 'Channel name is not valid (charset or length)' },
   channel_denied: { status: 403, temporary: false, message: 'No rule allows this channel' },
@@ -34,7 +37,7 @@ export const ErrorCode = {
   token_algorithm_denied: { status: 401, temporary: false, message: 'Token algorithm is not allowed' },
   token_expired: { status: 401, temporary: true, message: 'Token has expired; refresh it and resubscribe' },
   token_not_yet_valid: { status: 401, temporary: true, message: 'Token is not valid yet (nbf)' },
-  token_claim_invalid: { status: 401, temporary: false, message: 'Token issuer or audience does not match' },
+  token_claim_invalid: { status: 401, temporary: false, message: 'Token claims do not meet the policy (iss, aud, exp)' },
   token_forbidden: { status: 403, temporary: false, message: 'Token does not grant this channel' },
   slow_consumer: { status: 503, temporary: true, message: 'Connection fell too far behind and was dropped; resume' },
   broker_unavailable: { status: 503, temporary: true, message: 'Broker is not connected' },

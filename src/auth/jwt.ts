@@ -38,11 +38,13 @@ export class TokenVerifier {
   readonly enabled: boolean;
   readonly #getKey: JWTVerifyGetKey;
   readonly #options: JWTVerifyOptions;
+  readonly #maxLifetimeMs: number;
 
-  private constructor(enabled: boolean, getKey: JWTVerifyGetKey, options: JWTVerifyOptions) {
+  private constructor(enabled: boolean, getKey: JWTVerifyGetKey, options: JWTVerifyOptions, maxLifetimeMs: number) {
     this.enabled = enabled;
     this.#getKey = getKey;
     this.#options = options;
+    this.#maxLifetimeMs = maxLifetimeMs;
   }
 
   /** Reads the key files once. Throws an Error naming the knob when a file is unusable. */
@@ -65,8 +67,10 @@ export class TokenVerifier {
       algorithms: [...config.algorithms],
       ...(config.issuer === '' ? {} : { issuer: config.issuer }),
       ...(config.audience === '' ? {} : { audience: config.audience }),
+      // A token without exp never expires: one leaked token would open its channels forever.
+      ...(config.requireExp ? { requiredClaims: ['exp'] } : {}),
     };
-    return new TokenVerifier(enabled, keyResolver(secret, pemKeys, jwks), options);
+    return new TokenVerifier(enabled, keyResolver(secret, pemKeys, jwks), options, config.maxLifetimeMs);
   }
 
   /** Resolves to the claims, or rejects with a HeraldError whose code says what is wrong. */
@@ -77,12 +81,23 @@ export class TokenVerifier {
     }
     if (!this.enabled) throw new HeraldError('token_signature_invalid', 'no verification key is configured');
     const options: JWTVerifyOptions = { ...this.#options, currentDate: new Date(nowMs) };
+    let claims: Claims;
     try {
-      return checkClaimTypes((await jwtVerify(token, this.#getKey, options)).payload);
+      claims = checkClaimTypes((await jwtVerify(token, this.#getKey, options)).payload);
     } catch (error) {
-      if (error instanceof errors.JWKSMultipleMatchingKeys) return this.#verifyEach(token, error, options);
-      throw toHeraldError(error);
+      if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw toHeraldError(error);
+      claims = await this.#verifyEach(token, error, options);
     }
+    return this.#checkLifetime(claims, nowMs);
+  }
+
+  /** jwt.maxLifetime bounds how long a token stays usable, whatever exp its issuer chose. */
+  #checkLifetime(claims: Claims, nowMs: number): Claims {
+    const max = this.#maxLifetimeMs;
+    if (max > 0 && typeof claims.exp === 'number' && claims.exp * 1000 - nowMs > max) {
+      throw new HeraldError('token_claim_invalid', `exp is more than ${Math.round(max / 1000)} s away (jwt.maxLifetime)`);
+    }
+    return claims;
   }
 
   /** A JWKS may hold several keys matching alg (and no kid): the token must verify with one. */

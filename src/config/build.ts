@@ -155,6 +155,24 @@ function checkSections(d: DraftReader): void {
   }
 }
 
+/** RFC 7518 §3.2: an HMAC key at least as long as the hash output. */
+const HMAC_MIN_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
+
+/** A short secret can be brute-forced offline from one token; a NUL often means a truncated value. */
+function checkSecret(d: DraftReader): void {
+  const secret = d.str('jwt.secret');
+  if (secret === '') return;
+  // Never echo the secret: only its length and what it needs.
+  if (secret.includes('\0')) d.fail('jwt.secret', 'secret contains a NUL byte (jwt.secret)');
+  const bytes = Buffer.byteLength(secret, 'utf8');
+  const needs = d.strs('jwt.algorithms').filter((alg) => HMAC_MIN_BYTES[alg] !== undefined);
+  const alg = needs.sort((a, b) => HMAC_MIN_BYTES[b]! - HMAC_MIN_BYTES[a]!)[0] ?? 'HS256';
+  const min = HMAC_MIN_BYTES[alg]!;
+  if (bytes < min) {
+    d.fail('jwt.secret', `secret is ${bytes} bytes; ${alg} needs at least ${min} random bytes (jwt.secret)`);
+  }
+}
+
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -174,6 +192,7 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
   const channels = Array.from({ length: d.count('channels') }, (_, i) => buildRule(d, `channels.${i}`, hasJwtKey));
   const classes = buildClasses(d);
   checkSections(d);
+  checkSecret(d);
   if (draft.issues.some((issue) => issue.severity === 'error')) return null;
   const n = (path: string): number => d.num(path) ?? 0;
   return deepFreeze<Config>({
@@ -201,6 +220,8 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
       maxPublishBodyBytes: n('limits.maxPublishBodyBytes'),
       pollBatchSize: n('limits.pollBatchSize'),
       maxBadFrames: n('limits.maxBadFrames'),
+      maxUrlBytes: n('limits.maxUrlBytes'),
+      maxHeaderBytes: n('limits.maxHeaderBytes'),
     },
     publish: {
       enabled: d.bool('publish.enabled'),
@@ -217,6 +238,8 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
       jwksFile: d.str('jwt.jwksFile'),
       issuer: d.str('jwt.issuer'),
       audience: d.str('jwt.audience'),
+      requireExp: d.bool('jwt.requireExp'),
+      maxLifetimeMs: n('jwt.maxLifetime'),
     },
     cors: { origins: d.strs('cors.origins'), credentials: d.bool('cors.credentials') },
     metrics: { enabled: d.bool('metrics.enabled'), listen: d.str('metrics.listen'), allow: d.strs('metrics.allow') },

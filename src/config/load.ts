@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { finishConfig } from './build.js';
 import type { Config, LogLevel } from './types.js';
 import { applySetting, suggest, validateDocument, type ConfigDraft, type ConfigIssue } from './validate.js';
@@ -53,7 +53,32 @@ function yamlIssues(doc: Document, text: string, file: string, lineCounter: Line
     issues.push({ file, ...at(err.pos), severity: 'error', message });
   }
   for (const warning of doc.warnings) issues.push({ file, ...at(warning.pos), severity: 'warning', message: warning.message });
+  if (walkable) anchorIssues(doc, file, lineCounter, issues);
   return walkable;
+}
+
+/**
+ * Anchors and aliases the parser lets through: an alias to an anchor not defined before it
+ * (it would silently read as null, i.e. the default), and an anchor defined twice (an alias
+ * then means whichever came last, which no reader expects). Both are config errors.
+ */
+function anchorIssues(doc: Document, file: string, lineCounter: LineCounter, issues: ConfigIssue[]): void {
+  const seen = new Set<string>();
+  const at = (range: readonly number[] | null | undefined): { line: number; col: number } => lineCounter.linePos(range?.[0] ?? 0);
+  visit(doc, (_key, node) => {
+    if (isAlias(node)) {
+      if (node.resolve(doc) === undefined) {
+        issues.push({ file, ...at(node.range), severity: 'error', message: `alias *${node.source} names no anchor defined before it` });
+      }
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor === undefined) return;
+    const range = (node as { range?: readonly number[] | null }).range;
+    if (seen.has(anchor)) issues.push({ file, ...at(range), severity: 'error', message: `anchor &${anchor} is defined twice; give each anchor its own name` });
+    seen.add(anchor);
+  });
 }
 
 /** Empty values count as unset, so `HERALD_PORT= herald start` behaves like no variable. */

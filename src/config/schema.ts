@@ -50,7 +50,10 @@ const int = (doc: string, def: number, min: number, max = Number.MAX_SAFE_INTEGE
 const bool = (doc: string, def: boolean): ScalarSpec => ({ kind: 'scalar', type: 'bool', doc, default: def });
 const dur = (doc: string, def: string | undefined, min = 1): ScalarSpec =>
   def === undefined ? { kind: 'scalar', type: 'duration', doc, min } : { kind: 'scalar', type: 'duration', doc, default: def, min };
-const size = (doc: string, def: string | number, min = 1): ScalarSpec => ({ kind: 'scalar', type: 'size', doc, default: def, min });
+const size = (doc: string, def: string | number, min = 1, max?: number): ScalarSpec =>
+  max === undefined ? { kind: 'scalar', type: 'size', doc, default: def, min } : { kind: 'scalar', type: 'size', doc, default: def, min, max };
+/** uWebSockets.js drops a request whose line and headers pass ~128 KiB before Herald sees it (docs/limits.md). */
+const UWS_HEADER_BLOCK_BYTES = 120 * 1024;
 const oneOf = (doc: string, values: readonly string[], def?: string): ScalarSpec =>
   def === undefined ? { kind: 'scalar', type: 'enum', doc, values } : { kind: 'scalar', type: 'enum', doc, values, default: def };
 const section = (doc: string, fields: Record<string, Spec>, required = false): SectionSpec => ({ kind: 'section', doc, fields, required });
@@ -158,6 +161,8 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
     maxPublishBodyBytes: size('Largest POST /publish body.', '64kb'),
     pollBatchSize: int('Most messages in one poll answer.', 100, 1),
     maxBadFrames: int('Malformed WebSocket frames tolerated before closing.', 20, 0),
+    maxUrlBytes: size('Longest request path + query; longer: 414 url_too_long.', '32kb', 256, UWS_HEADER_BLOCK_BYTES),
+    maxHeaderBytes: size('Longest value of a header Herald reads (Authorization, Last-Event-ID, …); longer: 431.', '16kb', 256, UWS_HEADER_BLOCK_BYTES),
   }),
   publish: section('POST /publish.', {
     enabled: bool('Serve POST /publish.', true),
@@ -179,6 +184,8 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
     jwksFile: str('JWKS file.'),
     issuer: str('Required `iss`; empty: not checked.'),
     audience: str('Required `aud`; empty: not checked.'),
+    requireExp: bool('Refuse tokens without `exp` (they would never expire). false: accept them.', true),
+    maxLifetime: dur('Refuse tokens whose `exp` is further than this from now; 0: not checked.', '0s', 0),
   }),
   cors: section('Cross-origin access.', {
     origins: strings('Allowed origins; `*` allows any; empty: no CORS headers.'),

@@ -73,6 +73,10 @@ export interface LimitsConfig {
   readonly pollBatchSize: number;
   /** Malformed WebSocket frames tolerated before the connection is closed. */
   readonly maxBadFrames: number;
+  /** Path + query; longer requests get 414 url_too_long. */
+  readonly maxUrlBytes: number;
+  /** Any header value Herald reads; longer gets 431 header_too_large. */
+  readonly maxHeaderBytes: number;
 }
 
 export interface PublishKeyConfig {
@@ -91,6 +95,10 @@ export interface PublishConfig {
 export interface JwtConfig {
   readonly algorithms: readonly string[];
   readonly secret: string;
+  /** Tokens without `exp` are refused (token_claim_invalid). */
+  readonly requireExp: boolean;
+  /** A token whose exp is further than this from now is refused; 0: not checked. */
+  readonly maxLifetimeMs: number;
   readonly publicKeyFile: string;
   readonly jwksFile: string;
   readonly issuer: string;

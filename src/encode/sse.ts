@@ -4,8 +4,8 @@
  * A payload is split on every line terminator the spec knows (CRLF, CR, LF) into one `data:`
  * line each; the browser joins them with LF. So LF, empty lines and any UTF-8 arrive byte for
  * byte, while CRLF and lone CR arrive as LF: the format cannot carry a CR. An empty payload
- * still advances the id, but EventSource dispatches no event for empty data (spec step
- * "If the data buffer is an empty string ... return").
+ * is one `data:` line with no value: the data buffer then holds one LF, so EventSource does
+ * dispatch it, with data '' (test/unit/properties.test.ts checks this against a spec parser).
  */
 
 const LINE_BREAK = /\r\n|\r|\n/;

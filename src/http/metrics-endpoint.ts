@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isLoopback, readRequest } from './request.js';
-import { HttpServer, writeError } from './server.js';
+import { HttpServer, writeError, type RequestScreenHooks } from './server.js';
 
 export interface MetricsEndpointDeps {
   /** metrics.allow: client IPs, or `loopback`; empty allows every caller. Read per request. */
@@ -41,10 +41,10 @@ export function metricsHandler(deps: MetricsEndpointDeps): (res: HttpResponse, r
 }
 
 /** `metrics.listen: host:port`: /metrics on its own listener, away from client traffic. */
-export async function listenMetrics(listen: string, deps: MetricsEndpointDeps, log: Logger): Promise<HttpServer> {
+export async function listenMetrics(listen: string, deps: MetricsEndpointDeps, log: Logger, screen: RequestScreenHooks | null = null): Promise<HttpServer> {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const server = new HttpServer(log);
+  const server = new HttpServer(log, screen);
   server.get('/metrics', metricsHandler(deps));
   server.fallback();
   const port = await server.listen(host, Number(listen.slice(colon + 1)));

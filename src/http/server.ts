@@ -1,7 +1,8 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { HeraldError, isHeraldError } from '../errors.js';
+import { HeraldError, isHeraldError, type ErrorCodeName } from '../errors.js';
 import type { Logger } from '../log.js';
+import { screenRequest, type ScreenLimits } from './request-screen.js';
 
 export type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 
@@ -42,12 +43,34 @@ export function releaseResponse(res: HttpResponse): void {
 }
 
 /** Writes a JSON error answer; only valid while the response is open and corked. */
-export function writeError(res: HttpResponse, err: HeraldError, headers: readonly (readonly [string, string])[] = []): void {
+export function writeError(
+  res: HttpResponse,
+  err: HeraldError,
+  headers: readonly (readonly [string, string])[] = [],
+  closeConnection = false,
+): void {
   res.writeStatus(statusLine(err.status));
   for (const [k, v] of headers) res.writeHeader(k, v);
   res.writeHeader('Content-Type', 'application/json');
   res.writeHeader('Cache-Control', 'no-store');
-  res.end(JSON.stringify(err.toJSON()));
+  res.end(JSON.stringify(err.toJSON()), closeConnection);
+}
+
+/**
+ * Answers a refused request with its error and closes the connection, the bytes after it being
+ * untrustworthy (a request whose framing is in doubt). The answer waits for the next turn:
+ * answered at once, uWS would go on to parse the rest of this read as a pipelined request,
+ * which is exactly the smuggling being refused. Left unanswered, uWS cuts the connection
+ * itself when a further request follows in the same read (no answer, nothing processed).
+ */
+export function refuseAndClose(res: HttpResponse, err: HeraldError): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  setImmediate(() => {
+    if (!aborted) res.cork(() => writeError(res, err, [], true));
+  });
 }
 
 export function writeJson(
@@ -66,23 +89,35 @@ export function writeJson(
 
 const REASONS: Record<number, string> = {
   200: 'OK', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
-  404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
+  404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 414: 'URI Too Long', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 export function statusLine(status: number): string {
   return `${status} ${REASONS[status] ?? 'Status'}`;
 }
 
+/** What the server checks on every request before its handler (request-screen.ts). */
+export interface RequestScreenHooks {
+  limits(): ScreenLimits;
+  trustedIpHeader(): string;
+  /** A request was refused by the screen: count it as a client error. */
+  refused(code: ErrorCodeName): void;
+}
+
 /**
- * The uWS app, its route table and listener. Every handler runs inside guard(): a thrown
+ * The uWS app, its route table and listener. Every handler runs inside guard(): the request
+ * is screened (framing, sizes; refused with its code and the connection closed), then a thrown
  * error is logged once and answered with 500 if the response is still open.
  */
 export class HttpServer {
   readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
 
-  constructor(private readonly log: Logger) {
+  constructor(
+    private readonly log: Logger,
+    private readonly screen: RequestScreenHooks | null = null,
+  ) {
     assertNativeUws();
     this.app = uWS.App();
   }
@@ -131,6 +166,7 @@ export class HttpServer {
 
   private guard(handler: Handler): Handler {
     return (res, req) => {
+      if (this.screen !== null && this.refuse(res, req, this.screen)) return;
       handling = res;
       handlingClaimed = false;
       try {
@@ -146,6 +182,19 @@ export class HttpServer {
         handling = null;
       }
     };
+  }
+
+  /** True when the screen refused the request (answered, and the connection closes after). */
+  private refuse(res: HttpResponse, req: HttpRequest, screen: RequestScreenHooks): boolean {
+    const refusal = screenRequest(req, screen.limits(), screen.trustedIpHeader());
+    if (refusal === null) return false;
+    screen.refused(refusal.code);
+    this.log.debug('request refused', { code: refusal.code });
+    // Only a framing problem makes the bytes after the request untrustworthy; a size refusal
+    // is answered at once (the connection still closes: the client may be sending more).
+    if (refusal.code === 'content_length_invalid') refuseAndClose(res, refusal);
+    else writeError(res, refusal, [], true);
+    return true;
   }
 
   private fail(res: HttpResponse, err: unknown, claimed: boolean): void {

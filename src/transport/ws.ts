@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_cont
 import { decodeWsFrame, encodeWsControl, isWsFrameProblem } from '../encode/ws.js';
 import { HeraldError } from '../errors.js';
 import { readRequest } from '../http/request.js';
+import { screenRequest } from '../http/request-screen.js';
+import { refuseAndClose, writeError } from '../http/server.js';
 import { admitUpgrade, refuse } from './lifecycle/admission.js';
 import { requestToken, type ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
@@ -55,7 +57,7 @@ export class WsTransport implements Transport {
       pong: (ws) => {
         ws.getUserData().conn.lastSeenMs = this.now();
       },
-      close: (ws, code) => this.closed(ws.getUserData().conn, code),
+      close: (ws, code, message) => this.closed(ws.getUserData().conn, code, message),
     });
     this.ticker = this.life.every('ws tick', TICK_MS, () => this.tick());
   }
@@ -81,6 +83,12 @@ export class WsTransport implements Transport {
   private readonly upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const ctx = this.ctx;
     const facts = readRequest(res, req, ctx.trustedIpHeader);
+    // The screen first (framing, sizes), as for every plain HTTP request; it closes the connection.
+    const screened = screenRequest(req, ctx.limits, ctx.trustedIpHeader);
+    if (screened !== null) {
+      ctx.stats.clientError(screened.code);
+      return screened.code === 'content_length_invalid' ? refuseAndClose(res, screened) : writeError(res, screened, [], true);
+    }
     if (this.life.draining) return refuse(ctx, res, new HeraldError('draining'), []);
     if (!admitUpgrade(ctx, res, facts)) return;
     const cls = this.life.classify(facts);
@@ -148,9 +156,8 @@ export class WsTransport implements Transport {
     conn.ws!.end(code, reason);
   }
 
-  private closed(conn: WsConn, code: number): void {
-    // 1009: uWS closed it for a frame past maxPayloadLength.
-    const reason = conn.closeReason === 'client' && code === 1009 ? 'policy' : conn.closeReason;
+  private closed(conn: WsConn, code: number, message: ArrayBuffer): void {
+    const reason = conn.closeReason === 'client' && isProtocolViolation(code, message) ? 'policy' : conn.closeReason;
     if (!this.life.closed(conn, reason)) return;
     for (const sub of [...conn.subs]) this.subs.leave(conn, sub, false);
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
@@ -186,4 +193,14 @@ export class WsTransport implements Transport {
   close(): void {
     clearInterval(this.ticker);
   }
+}
+
+/**
+ * uWS cuts a socket that breaks the protocol (a frame over maxPayloadLength, invalid UTF-8
+ * text) itself, with no close frame: the handler sees 1006 and uWS's reason text. A client that
+ * vanished also gives 1006, with no text. Other violations (a stray continuation frame, an
+ * unmasked frame, reserved bits) give no text either, so they count as `client`.
+ */
+function isProtocolViolation(code: number, message: ArrayBuffer): boolean {
+  return code === 1006 && message.byteLength > 0;
 }

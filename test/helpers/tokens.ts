@@ -25,6 +25,8 @@ export function jwtConfig(overrides: Partial<JwtConfig> = {}): JwtConfig {
     jwksFile: '',
     issuer: '',
     audience: '',
+    requireExp: true,
+    maxLifetimeMs: 0,
     ...overrides,
   };
 }

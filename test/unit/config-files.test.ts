@@ -5,7 +5,7 @@ import { formatIssue, loadConfig } from '../../src/config/load.js';
 import { describeConfig } from '../../src/config/describe.js';
 import { schemaKeyPaths } from '../../src/config/schema.js';
 
-const EXAMPLE_ENV = { HERALD_PUBLISH_KEY: 'example-publish-key', HERALD_JWT_SECRET: 'example-jwt-secret' };
+const EXAMPLE_ENV = { HERALD_PUBLISH_KEY: 'example-publish-key', HERALD_JWT_SECRET: 'example-jwt-secret-of-32-bytes-or-more' };
 
 /** Key paths present in a YAML file, in schema notation (`channels[].access.token.sub`). */
 function yamlKeyPaths(node: unknown, prefix: string, out: Set<string>): Set<string> {

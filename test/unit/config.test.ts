@@ -44,11 +44,11 @@ const BROKEN: [string, string, string[]][] = [
   ['adjacent params', 'channels:\n  - pattern: "{a}{b}"\n    access: public\n', ['F:2:14: pattern has adjacent parameters before `{b}`; separate them with text (channels[0].pattern)']],
   ['template param the pattern lacks', 'channels:\n  - pattern: "a:{x}"\n    redis: "b:{y}"\n    access: public\n',
     ['F:3:12: redis template uses `{y}`, which the pattern does not define (channels[0].redis)']],
-  ['sub param the pattern lacks', 'jwt: { secret: s }\nchannels:\n  - pattern: "user:{id}"\n    access: { token: { sub: userId } }\n',
+  ['sub param the pattern lacks', 'jwt: { secret: 0123456789abcdef0123456789abcdef }\nchannels:\n  - pattern: "user:{id}"\n    access: { token: { sub: userId } }\n',
     ['F:4:29: sub names `userId`, which the pattern does not define (channels[0].access.token.sub)']],
-  ['claimContains param the pattern lacks', 'jwt: { secret: s }\nchannels:\n  - pattern: "f:{forum}"\n    access:\n      token:\n        claimContains: { claim: forums, param: board }\n',
+  ['claimContains param the pattern lacks', 'jwt: { secret: 0123456789abcdef0123456789abcdef }\nchannels:\n  - pattern: "f:{forum}"\n    access:\n      token:\n        claimContains: { claim: forums, param: board }\n',
     ['F:6:48: param names `board`, which the pattern does not define (channels[0].access.token.claimContains.param)']],
-  ['claimContains needs both keys', 'jwt: { secret: s }\nchannels:\n  - pattern: "f:{forum}"\n    access: { token: { claimContains: { claim: forums } } }\n',
+  ['claimContains needs both keys', 'jwt: { secret: 0123456789abcdef0123456789abcdef }\nchannels:\n  - pattern: "f:{forum}"\n    access: { token: { claimContains: { claim: forums } } }\n',
     ['F:4:39: missing required key `param` (channels[0].access.token.claimContains)']],
   ['access word', 'channels:\n  - pattern: "a:{x}"\n    access: private\n', ['F:3:13: access must be `public`, `token` or a mapping (channels[0].access)']],
   ['token access needs a key', 'channels:\n  - pattern: "a:{x}"\n    access: token\n', ['F:3:13: token access needs jwt.secret, jwt.publicKeyFile or jwt.jwksFile (channels[0].access)']],
@@ -86,11 +86,11 @@ t.test('warnings do not fail and come first', async (t) => {
 
 t.test('interpolation', async (t) => {
   const { config, lines } = check(t, 'jwt:\n  secret: "${HERALD_T_SECRET}"\n  issuer: "$${literal}"\nserver:\n  port: ${HERALD_T_PORT}\n', {
-    HERALD_T_SECRET: 's3cret',
+    HERALD_T_SECRET: 's3cret-s3cret-s3cret-s3cret-s3cret',
     HERALD_T_PORT: '9001',
   });
   t.same(lines, [], 'referenced HERALD_* variables are not "unknown"');
-  t.equal(config?.jwt.secret, 's3cret');
+  t.equal(config?.jwt.secret, 's3cret-s3cret-s3cret-s3cret-s3cret');
   t.equal(config?.jwt.issuer, '${literal}');
   t.equal(config?.server.port, 9001);
   const bad = check(t, 'server:\n  port: "${HERALD_T_PORT}"\n', { HERALD_T_PORT: 'hunter2' });
@@ -189,7 +189,7 @@ t.test('fixtures', async (t) => {
   t.same(minimal.issues, []);
   t.same([minimal.config?.server.port, minimal.config?.broker.kind, minimal.config?.channels[0]?.pattern], [0, 'memory', 'public:{name}']);
 
-  const redis = load('valid-redis.yaml', { HERALD_TEST_JWT_SECRET: 'x', REDIS_URL: 'redis://127.0.0.1:7001' });
+  const redis = load('valid-redis.yaml', { HERALD_TEST_JWT_SECRET: 'x'.repeat(32), REDIS_URL: 'redis://127.0.0.1:7001' });
   t.same(redis.issues, []);
   t.same([redis.config?.broker.kind, redis.config?.broker.url, redis.config?.broker.lingerMs], ['redis', 'redis://127.0.0.1:7001', 200]);
 
