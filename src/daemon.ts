@@ -9,6 +9,7 @@ import { HeraldError, isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
 import { CorsPolicy } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
+import { pageRoutes } from './http/page-routes.js';
 import { publishHandler } from './http/publish.js';
 import { isLoopback, readRequest } from './http/request.js';
 import { HttpServer, writeError } from './http/server.js';
@@ -182,6 +183,7 @@ export class Daemon {
         res.end();
       });
     }
+    pageRoutes(http, this.config.livePage.enabled, this.log);
     if (this.config.metrics.enabled && this.config.metrics.listen === '') {
       http.get('/metrics', (res, req) => this.serveMetrics(res, req));
     }
