@@ -1,0 +1,94 @@
+import { createServer } from 'node:net';
+import t from 'tap';
+import { CHROMIUM_PATH, chromiumAvailable, launchBrowser } from '../helpers/browser.js';
+import { ClientPage, firstBreak, steadyPublisher } from '../helpers/client-page.js';
+import { startHerald, uniquePrefix } from '../helpers/herald.js';
+
+// The browser client (client/, served at /client.js) in a real Chromium against a real
+// Herald on the memory broker: every transport receives; server-side closes (the class
+// lifetime), a Herald restart and token refresh keep every message exactly once.
+
+const TRANSPORTS = ['ws', 'stream', 'poll'] as const;
+
+const publisher = (url: string, channel: string) => (data: string) =>
+  fetch(`${url}/publish`, { method: 'POST', body: JSON.stringify({ channel, data }) }).then((r) => {
+    if (!r.ok) throw new Error(`publish answered ${r.status}`);
+  });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const config = (p: string): string => `
+channels:
+  - { pattern: "${p}:{name}", access: public, history: { size: 1000, maxAge: 1m } }
+classes:
+  default: quick
+  list:
+    - { name: quick, lifetime: 1500ms, pollHold: 400ms, heartbeat: 25s, idle: 10s }
+cors: { origins: ["*"] }
+drain: { window: 200ms }
+log: { level: warn }
+`;
+
+if (!chromiumAvailable()) {
+  t.plan(0, `no Chromium at ${CHROMIUM_PATH}: browser client tests skipped (CI installs the chromium package)`);
+} else {
+  const browser = await launchBrowser(t);
+
+  t.test('each transport receives, and server-side closes (lifetime, hold end) lose and repeat nothing', async (t) => {
+    const p = uniquePrefix();
+    const h = await startHerald(t, { config: config(p) });
+    const page = await ClientPage.open(t, browser, h.url);
+    for (const tr of TRANSPORTS) await page.start(tr, { url: h.url, channels: [`${p}:${tr}`], options: { transports: [tr] } });
+    for (const tr of TRANSPORTS) await page.live(tr);
+    const pubs = TRANSPORTS.map((tr) => steadyPublisher(publisher(h.url, `${p}:${tr}`), 30));
+    // Two lifetimes (1.5 s ± 10%) and many poll holds pass while messages flow.
+    for (const tr of TRANSPORTS.slice(0, 2)) await page.until(tr, `log.states.filter((s) => s === 'live:${tr}').length >= 3`, 15_000);
+    const sent = await Promise.all(pubs.map((x) => x.stop()));
+    for (const [i, tr] of TRANSPORTS.entries()) {
+      const rec = await page.until(tr, `log.msgs.length > 0 && log.msgs.at(-1).d === '${sent[i]! - 1}'`, 10_000);
+      const values = rec.msgs.map((m) => m.d);
+      t.equal(firstBreak(values), null, `${tr}: ${values.length} messages, consecutive from ${String(values[0])} to ${sent[i]! - 1}`);
+      t.ok(Number(values[0]) <= 3, `${tr}: the first messages after live arrived (first: ${String(values[0])})`);
+      t.ok(rec.msgs.every((m) => m.t === tr && m.c === `${p}:${tr}` && typeof m.id === 'string' && m.id !== ''), `${tr}: every message came over ${tr} with an id`);
+      t.same(rec.resets, [], `${tr}: no reset`);
+      t.same(rec.errors, [], `${tr}: no error`);
+      if (tr !== 'poll') t.ok(rec.states.filter((s) => s === `reconnecting:${tr}`).length >= 2, `${tr}: reconnected after lifetimes: ${rec.states.join(' ')}`);
+      await page.close(tr);
+    }
+  });
+
+  t.test('a Herald restart (memory broker): the client comes back on its own and reports reset / epoch', async (t) => {
+    const p = uniquePrefix();
+    const port = await freePort();
+    let h = await startHerald(t, { config: config(p), port });
+    const page = await ClientPage.open(t, browser, h.url);
+    const opts = { retryMs: 100, maxRetryMs: 500 };
+    for (const tr of TRANSPORTS) await page.start(tr, { url: h.url, channels: [`${p}:${tr}`], options: { ...opts, transports: [tr] } });
+    for (const tr of TRANSPORTS) await page.live(tr);
+    for (const tr of TRANSPORTS) await publisher(h.url, `${p}:${tr}`)('before');
+    for (const tr of TRANSPORTS) await page.until(tr, 'log.msgs.length === 1');
+    await h.stop('SIGTERM');
+    h = await startHerald(t, { config: config(p), port });
+    // Each client presents its old position to the new process and is told to refetch.
+    for (const tr of TRANSPORTS) await page.until(tr, 'log.resets.length === 1', 15_000);
+    for (const tr of TRANSPORTS) await page.live(tr, 2);
+    const pubs = TRANSPORTS.map((tr) => steadyPublisher(publisher(h.url, `${p}:${tr}`), 30));
+    await new Promise((r) => setTimeout(r, 1000));
+    const sent = await Promise.all(pubs.map((x) => x.stop()));
+    for (const [i, tr] of TRANSPORTS.entries()) {
+      const rec = await page.until(tr, `log.msgs.length > 1 && log.msgs.at(-1).d === '${sent[i]! - 1}'`, 10_000);
+      t.same(rec.resets, [{ c: `${p}:${tr}`, r: 'epoch', at: 1 }], `${tr}: one reset (epoch), after the first message`);
+      const after = rec.msgs.slice(1).map((m) => m.d);
+      t.equal(after[0], '0', `${tr}: the first message published after the restart arrived`);
+      t.equal(firstBreak(after), null, `${tr}: after the restart, ${after.length} messages consecutive to ${sent[i]! - 1}`);
+      t.ok(rec.states.includes(`reconnecting:${tr}`), `${tr}: ${rec.states.join(' ')}`);
+      await page.close(tr);
+    }
+  });
+}
