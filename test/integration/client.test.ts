@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
 import t from 'tap';
 import { CHROMIUM_PATH, chromiumAvailable, launchBrowser } from '../helpers/browser.js';
 import { ClientPage, firstBreak, steadyPublisher } from '../helpers/client-page.js';
 import { startHerald, uniquePrefix } from '../helpers/herald.js';
+import { freePort } from '../helpers/redis.js';
 
 // The browser client (client/, served at /client.js) in a real Chromium against a real
 // Herald on the memory broker: every transport receives; server-side closes (the class
@@ -14,14 +14,6 @@ const publisher = (url: string, channel: string) => (data: string) =>
   fetch(`${url}/publish`, { method: 'POST', body: JSON.stringify({ channel, data }) }).then((r) => {
     if (!r.ok) throw new Error(`publish answered ${r.status}`);
   });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const config = (p: string): string => `
 channels:
