@@ -45,7 +45,7 @@ export const LIVE_PAGE_HTML = `<!doctype html>
       <label><input type="checkbox" id="ticker"> every 2 s</label>
       <span class="hint" id="pub-result"></span>
     </form>
-    <p class="hint">Or from a terminal: <code>curl -s localhost:8080/publish -d '{"channel":"public:demo","data":"hi"}'</code>
+    <p class="hint">Or from a terminal: <code id="curl">curl -s localhost:8080/publish -d '{"channel":"public:demo","data":"hi"}'</code>
       — with Redis: <code>redis-cli PUBLISH public:demo hi</code></p>
   </section>
   <section><h2>Messages</h2>
@@ -59,6 +59,7 @@ const $ = (id) => document.getElementById(id);
 const channels = new Map();
 let h = null;
 $('origin').textContent = location.host;
+$('curl').textContent = $('curl').textContent.replace('localhost:8080', location.host);
 
 function row(cls, channel, id, latency, data) {
   const tr = document.createElement('tr');
