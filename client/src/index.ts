@@ -82,6 +82,8 @@ export class Herald implements Sink {
   private readonly pos = new Map<string, string>();
   /** Channels the current link is live on: every position it reports covers them. */
   private readonly live = new Set<string>();
+  /** Channels the current link asked for without a position: a reset about that position is meaningless. */
+  private fresh = new Set<string>();
   private readonly listeners = new Set<(e: StateEvent) => void>();
   private last: string | undefined;
   private token: string | undefined;
@@ -186,6 +188,7 @@ export class Herald implements Sink {
     if (this.token === undefined && this.opts.getToken) return void this.refresh();
     const t = this.transport;
     const channels = [...this.subs.keys()];
+    this.fresh = new Set(channels.filter((c) => !this.pos.has(c)));
     const r: Request = { base: this.base, channels, since: this.last, token: this.token, params: this.opts.params ?? {} };
     this.openedAt = 0;
     const link = (this.link = OPEN[t](this, r));
@@ -210,7 +213,10 @@ export class Herald implements Sink {
   }
 
   private wsSubscribe(channel: string): void {
-    this.link!.send!({ type: 'subscribe', channel, since: this.pos.get(channel) });
+    const since = this.pos.get(channel);
+    if (since === undefined) this.fresh.add(channel);
+    else this.fresh.delete(channel);
+    this.link!.send!({ type: 'subscribe', channel, since });
   }
 
   /** Live once every channel is: at once on stream and poll, at the last `subscribed` on WebSocket. */
@@ -233,14 +239,12 @@ export class Herald implements Sink {
         this.live.add(c);
         this.cover(f.position!);
         return this.checkLive();
-      case 'reset': {
-        const had = this.pos.has(c);
+      case 'reset':
         this.pos.set(c, f.position!);
         this.cover(f.position!);
-        // A channel never seen before has nothing to refetch.
-        if (set && had) for (const s of set) s.onReset?.(c, f.reason!);
+        // Asked for without a position (a new subscription), only a later gap means anything.
+        if (set && (!this.fresh.has(c) || f.reason === 'broker_gap')) for (const s of set) s.onReset?.(c, f.reason!);
         return;
-      }
       case 'error':
         if (TOKEN_ERROR.test(f.code!)) return this.ended(link, false, f);
         if (!set || /^(already|not)_sub/.test(f.code!)) return;

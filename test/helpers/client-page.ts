@@ -32,13 +32,17 @@ window.startClient = (key, spec) => {
   if (spec.getToken) opts.getToken = () => { log.tokenCalls++; return window.mintToken(); };
   const h = window.herald(spec.url, opts);
   h.on('state', (e) => log.states.push(e.state + ':' + e.transport));
-  const subs = spec.channels.map((c) => h.subscribe(c, {
+  const subs = new Map();
+  const sub = (c) => subs.set(c, h.subscribe(c, {
     onMessage: (m) => log.msgs.push({ c: m.channel, id: m.id, d: m.data, t: h.transport }),
     onReset: (c, r) => log.resets.push({ c, r, at: log.msgs.length }),
     onError: (code) => log.errors.push(code),
   }));
-  window.clients.set(key, { h, log, subs });
+  spec.channels.forEach(sub);
+  window.clients.set(key, { h, log, sub, subs });
 };
+window.addChannel = (key, c) => window.clients.get(key).sub(c);
+window.dropChannel = (key, c) => window.clients.get(key).subs.get(c).unsubscribe();
 `;
 
 export class ClientPage {
@@ -87,6 +91,15 @@ export class ClientPage {
   /** Waits for the client to be live (again): `n` live states in all. */
   live(key: string, n = 1, timeoutMs = 10_000): Promise<ClientRecord> {
     return this.until(key, `log.states.filter((s) => s.startsWith('live:')).length >= ${n}`, timeoutMs);
+  }
+
+  /** One more subscribe() call on a running client (its messages go to the same record). */
+  subscribe(key: string, channel: string): Promise<void> {
+    return this.page.evaluate(([key, channel]) => (globalThis as unknown as { addChannel: (k: string, c: string) => void }).addChannel(key!, channel!), [key, channel]);
+  }
+
+  unsubscribe(key: string, channel: string): Promise<void> {
+    return this.page.evaluate(([key, channel]) => (globalThis as unknown as { dropChannel: (k: string, c: string) => void }).dropChannel(key!, channel!), [key, channel]);
   }
 
   close(key: string): Promise<void> {

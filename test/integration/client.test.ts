@@ -1,7 +1,7 @@
 import t from 'tap';
 import { CHROMIUM_PATH, chromiumAvailable, launchBrowser } from '../helpers/browser.js';
 import { ClientPage, firstBreak, steadyPublisher } from '../helpers/client-page.js';
-import { startHerald, uniquePrefix } from '../helpers/herald.js';
+import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
 import { freePort } from '../helpers/redis.js';
 
 // The browser client (client/, served at /client.js) in a real Chromium against a real
@@ -80,6 +80,42 @@ if (!chromiumAvailable()) {
       t.equal(after[0], '0', `${tr}: the first message published after the restart arrived`);
       t.equal(firstBreak(after), null, `${tr}: after the restart, ${after.length} messages consecutive to ${sent[i]! - 1}`);
       t.ok(rec.states.includes(`reconnecting:${tr}`), `${tr}: ${rec.states.join(' ')}`);
+      await page.close(tr);
+    }
+  });
+
+  t.test('subscribe calls share one connection; adding and removing channels keeps every channel exact', async (t) => {
+    const p = uniquePrefix();
+    const h = await startHerald(t, { config: config(p).replace('lifetime: 1500ms', 'lifetime: 300s') });
+    const page = await ClientPage.open(t, browser, h.url);
+    for (const tr of TRANSPORTS) await page.start(tr, { url: h.url, channels: [`${p}:${tr}-a`], options: { transports: [tr] } });
+    for (const tr of TRANSPORTS) await page.live(tr);
+    const steady = TRANSPORTS.map((tr) => steadyPublisher(publisher(h.url, `${p}:${tr}-a`), 30));
+    for (const tr of TRANSPORTS) await page.until(tr, 'log.msgs.length >= 5');
+    // Two more subscribe calls each; on stream and poll that is a new request with the position.
+    for (const tr of TRANSPORTS) {
+      await page.subscribe(tr, `${p}:${tr}-b`);
+      await page.subscribe(tr, `${p}:${tr}-c`);
+    }
+    for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.filter((m) => m.c.endsWith('-a')).length >= 15`);
+    const metrics = await scrape(h.url);
+    t.equal(metricValue(metrics, 'herald_connections_open', 'transport="ws"'), 1, 'one WebSocket for three channels');
+    t.equal(metricValue(metrics, 'herald_connections_open', 'transport="ndjson"'), 1, 'one stream for three channels');
+    for (const tr of TRANSPORTS) for (const x of ['b', 'c']) await publisher(h.url, `${p}:${tr}-${x}`)(`${x}1`);
+    for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.filter((m) => !m.c.endsWith('-a')).length >= 2`);
+    for (const tr of TRANSPORTS) await page.unsubscribe(tr, `${p}:${tr}-b`);
+    for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.filter((m) => m.c.endsWith('-a')).length >= 25`);
+    for (const tr of TRANSPORTS) for (const x of ['b', 'c']) await publisher(h.url, `${p}:${tr}-${x}`)(`${x}2`);
+    for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.some((m) => m.d === 'c2')`);
+    const sent = await Promise.all(steady.map((x) => x.stop()));
+    for (const [i, tr] of TRANSPORTS.entries()) {
+      const rec = await page.until(tr, `log.msgs.some((m) => m.c.endsWith('-a') && m.d === '${sent[i]! - 1}')`);
+      const a = rec.msgs.filter((m) => m.c.endsWith('-a')).map((m) => m.d);
+      t.equal(a[0], '0', `${tr}: channel a from its first message`);
+      t.equal(firstBreak(a), null, `${tr}: channel a consecutive (${a.length}) across the channel changes`);
+      t.same(rec.msgs.filter((m) => !m.c.endsWith('-a')).map((m) => m.d).sort(), ['b1', 'c1', 'c2'], `${tr}: b and c once each while subscribed; b2 not after unsubscribe`);
+      t.same(rec.resets, [], `${tr}: no reset`);
+      t.same(rec.errors, [], `${tr}: no error`);
       await page.close(tr);
     }
   });
