@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { createServer } from 'node:http';
 import { CHROMIUM_PATH, chromiumAvailable, launchBrowser } from '../helpers/browser.js';
 import { startHerald } from '../helpers/herald.js';
 
@@ -12,6 +13,7 @@ import { startHerald } from '../helpers/herald.js';
 // UPDATE_SCREENSHOTS=1 writes the screenshot to docs/images/live-page.png (README, docs/client.md).
 
 const SHIPPED = fileURLToPath(new URL('../../config/herald.yaml', import.meta.url));
+const DOCS_PAGE = fileURLToPath(new URL('../../docs/client.md', import.meta.url));
 const DOCS_SHOT = fileURLToPath(new URL('../../docs/images/live-page.png', import.meta.url));
 
 t.test('GET /client.js: cacheable, ETag, 304 on If-None-Match, loadable from any origin', async (t) => {
@@ -73,5 +75,25 @@ if (!chromiumAvailable()) {
     const file = join(dir, 'live-page.png');
     await page.screenshot({ path: file });
     t.ok(statSync(file).size > 10_000, `screenshot written to ${file}`);
+  });
+
+  t.test('docs/client.md: the plain page example runs as written (Herald URL swapped for the test one)', async (t) => {
+    const h = await startHerald(t, { config: readFileSync(SHIPPED, 'utf8').replace('livePage:', 'cors: { origins: ["*"] }\nlivePage:') });
+    const html = /```html\n([\s\S]*?)```/.exec(readFileSync(DOCS_PAGE, 'utf8'))![1]!.replaceAll('http://127.0.0.1:8080', h.url);
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => server.close(resolve)));
+    const browser = await launchBrowser(t);
+    const context = await browser.newContext();
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    const live = page.waitForEvent('console', { predicate: (m) => m.text() === 'herald live ws', timeout: 10_000 });
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/page.html`);
+    await live;
+    t.pass('the page logged: herald live ws');
+    const res = await fetch(`${h.url}/publish`, { method: 'POST', body: JSON.stringify({ channel: 'public:news', data: 'hello' }) });
+    t.equal(res.status, 200);
+    await page.locator('#log li').first().waitFor({ timeout: 10_000 });
+    t.match(await page.locator('#log li').first().textContent(), /^public:news \S+: hello$/);
   });
 }
