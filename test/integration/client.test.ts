@@ -119,4 +119,47 @@ if (!chromiumAvailable()) {
       await page.close(tr);
     }
   });
+
+  t.test('pauseHidden: a hidden tab disconnects; shown again, it resumes from its position (nothing lost)', async (t) => {
+    const p = uniquePrefix();
+    const h = await startHerald(t, { config: config(p).replace('lifetime: 1500ms', 'lifetime: 300s') });
+    const page = await ClientPage.open(t, browser, h.url);
+    // Headless tabs are always visible: make document.hidden switchable.
+    await page.page.evaluate(() => {
+      const g = globalThis as unknown as { hiddenNow: boolean; document: object };
+      g.hiddenNow = false;
+      Object.defineProperty(g.document, 'hidden', { get: () => g.hiddenNow });
+    });
+    const setHidden = (hidden: boolean): Promise<void> =>
+      page.page.evaluate((hidden) => {
+        const g = globalThis as unknown as { hiddenNow: boolean; document: { dispatchEvent(e: unknown): void }; Event: new (type: string) => unknown };
+        g.hiddenNow = hidden;
+        g.document.dispatchEvent(new g.Event('visibilitychange'));
+      }, hidden);
+    const open = async (tr: string): Promise<number> => metricValue(await scrape(h.url), 'herald_connections_open', `transport="${tr === 'stream' ? 'ndjson' : tr}"`);
+    for (const tr of ['ws', 'stream'] as const) {
+      await page.start(tr, { url: h.url, channels: [`${p}:${tr}`], options: { transports: [tr], pauseHidden: true } });
+      await page.live(tr);
+    }
+    const pubs = (['ws', 'stream'] as const).map((tr) => steadyPublisher(publisher(h.url, `${p}:${tr}`), 30));
+    for (const tr of ['ws', 'stream']) await page.until(tr, 'log.msgs.length >= 5');
+    await setHidden(true);
+    for (const tr of ['ws', 'stream']) await page.until(tr, `log.states.at(-1) === 'reconnecting:${tr}'`);
+    const whileHidden = await Promise.all(['ws', 'stream'].map(async (tr) => (await page.record(tr)).msgs.length));
+    // A negative check needs time to pass: half a second of publishing (~15 messages) while hidden.
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal(await open('ws'), 0, 'no WebSocket while hidden');
+    t.equal(await open('stream'), 0, 'no stream while hidden');
+    for (const [i, tr] of ['ws', 'stream'].entries()) t.equal((await page.record(tr)).msgs.length, whileHidden[i], `${tr}: nothing delivered while hidden`);
+    await setHidden(false);
+    for (const tr of ['ws', 'stream']) await page.live(tr, 2);
+    const sent = await Promise.all(pubs.map((x) => x.stop()));
+    for (const [i, tr] of ['ws', 'stream'].entries()) {
+      const rec = await page.until(tr, `log.msgs.length > 0 && log.msgs.at(-1).d === '${sent[i]! - 1}'`);
+      const values = rec.msgs.map((m) => m.d);
+      t.equal(firstBreak(values), null, `${tr}: ${values.length} messages consecutive, the hidden gap replayed`);
+      t.same(rec.resets, [], `${tr}: no reset`);
+      await page.close(tr);
+    }
+  });
 }
