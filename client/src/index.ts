@@ -158,8 +158,6 @@ export class Herald implements Sink {
     this.restartQueued = true;
     queueMicrotask(() => {
       this.restartQueued = false;
-      if (this.st === 'closed' || this.paused()) return;
-      this.stop();
       this.connect();
     });
   }
@@ -183,8 +181,10 @@ export class Herald implements Sink {
     this.live.clear();
   }
 
+  /** Replaces the current link (if any) with a new one on the current transport. */
   private connect(): void {
-    if (this.st === 'closed' || this.subs.size === 0) return;
+    this.stop();
+    if (this.st === 'closed' || this.subs.size === 0 || this.paused()) return;
     if (this.token === undefined && this.opts.getToken) return void this.refresh();
     const t = this.transport;
     const channels = [...this.subs.keys()];
@@ -257,7 +257,10 @@ export class Herald implements Sink {
   }
 
   cursor(link: Link, cursor: string): void {
-    if (link === this.link) this.cover(cursor);
+    if (link !== this.link) return;
+    this.cover(cursor);
+    // The next poll presents this cursor for every channel: none is new any more.
+    this.fresh.clear();
   }
 
   /** Everything up to `p` has reached every channel live on this link. */
@@ -293,6 +296,7 @@ export class Herald implements Sink {
   /**
    * Gets a fresh token, then reconnects with it (positions kept: nothing is lost). `stale` is
    * the token Herald refused: a getToken() that returns it again gets backoff, not a loop.
+   * Ahead of expiry (no `stale`), the same token again leaves the connection alone.
    */
   private async refresh(stale?: string): Promise<void> {
     clearTimeout(this.refreshTimer);
@@ -300,16 +304,17 @@ export class Herald implements Sink {
     try {
       token = await this.opts.getToken!();
     } catch (err) {
+      // No token this time: handled below like an unchanged one (retry with backoff).
       void err;
     }
     if (this.st === 'closed') return;
-    const fresh = token !== undefined && token !== stale;
-    if (token !== undefined) this.token = token;
-    this.stop();
-    if (fresh) {
-      this.schedule();
-      this.connect();
-    } else this.backoff();
+    if (token === undefined || token === (stale ?? this.token)) {
+      if (stale !== undefined || this.link === null) this.backoff();
+      return;
+    }
+    this.token = token;
+    this.schedule();
+    this.connect();
   }
 
   /** Refreshes a JWT a quarter of its remaining life (at most 30 s) before its `exp`. */
@@ -317,7 +322,8 @@ export class Herald implements Sink {
     const exp = expiry(this.token);
     if (!exp || !this.opts.getToken) return;
     const left = exp - Date.now();
-    this.refreshTimer = setTimeout(() => void this.refresh(), left - Math.min(30000, left / 4));
+    // Capped: setTimeout fires at once past 2^31-1 ms (a token valid for weeks).
+    this.refreshTimer = setTimeout(() => void this.refresh(), Math.min(2 ** 31 - 1, left - Math.min(30000, left / 4)));
   }
 
   private set(state: HeraldState): void {

@@ -61,7 +61,7 @@ log: { level: warn }
       t.equal(new Set(values).size, values.length, `${tr}: no message twice (${values.length} received)`);
       t.ok(rec.resets.length <= 1, `${tr}: at most one reset: ${JSON.stringify(rec.resets)}`);
       if (rec.resets.length === 0) {
-        t.equal(firstBreak(values), null, `${tr}: replayed on B: consecutive across the move`);
+        t.equal(firstBreak(values), null, `${tr}: replayed on B: consecutive across the move: ${values.join(",")} ${rec.msgs.map((m) => m.id).join(",")}`);
       } else {
         const at = rec.resets[0]!.at;
         t.equal(firstBreak(values.slice(0, at)), null, `${tr}: consecutive before the move (${at} messages)`);
