@@ -152,7 +152,6 @@ export class Herald implements Sink {
     clearTimeout(this.timer);
     this.proven = link.t;
     this.openedAt = Date.now();
-    this.attempt = 0;
     try {
       storage()?.setItem(this.key, link.t);
     } catch (err) {
@@ -236,7 +235,10 @@ export class Herald implements Sink {
       this.idx = (this.idx + 1) % this.order.length;
       if (this.idx > 0) return this.connect();
     }
-    if (again || (lived && Date.now() - this.openedAt > 1000 && !error)) this.connect();
+    // A connection that held for a second was a success: the backoff starts over. One that
+    // opens and drops at once (a server in trouble) keeps backing off.
+    if (lived && Date.now() - this.openedAt > 1000) this.attempt = 0;
+    if (again || (this.attempt === 0 && lived && !error)) this.connect();
     else this.backoff();
   }
 
