@@ -162,4 +162,25 @@ if (!chromiumAvailable()) {
       await page.close(tr);
     }
   });
+
+  t.test('a channel Herald refuses: onError; on WebSocket the others go on, on stream and poll once the app drops it', async (t) => {
+    const p = uniquePrefix();
+    const h = await startHerald(t, { config: config(p).replace('lifetime: 1500ms', 'lifetime: 300s') });
+    const page = await ClientPage.open(t, browser, h.url);
+    for (const tr of TRANSPORTS) {
+      await page.start(tr, { url: h.url, channels: [`${p}:${tr}`, `nobody:${tr}`], options: { transports: [tr], retryMs: 200, maxRetryMs: 400 } });
+    }
+    await page.live('ws');
+    for (const tr of TRANSPORTS) await page.until(tr, `log.errors.includes('channel_denied')`);
+    for (const tr of ['stream', 'poll']) await page.unsubscribe(tr, `nobody:${tr}`);
+    for (const tr of ['stream', 'poll']) await page.live(tr);
+    for (const tr of TRANSPORTS) await publisher(h.url, `${p}:${tr}`)('still here');
+    for (const tr of TRANSPORTS) {
+      const rec = await page.until(tr, 'log.msgs.length === 1');
+      t.same(rec.msgs.map((m) => m.d), ['still here'], `${tr}: the allowed channel receives`);
+      t.ok(rec.errors.every((e) => e === 'channel_denied'), `${tr}: errors ${rec.errors.join(',')}`);
+      await page.close(tr);
+    }
+    t.same((await page.record('ws')).errors, ['channel_denied'], 'ws: only the refused subscription was told');
+  });
 }
