@@ -20,6 +20,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src/ ./src/
+# The browser client (served at /client.js) is built by the same `npm run build`.
+COPY client/ ./client/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -28,6 +30,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist/ ./dist/
+COPY --from=build /app/client/dist/ ./client/dist/
 COPY config/ ./config/
 COPY config/herald.yaml /etc/herald/herald.yaml
 # The files stay owned by root and read-only to the service user: a compromised process

@@ -9,6 +9,7 @@ import { MemoryHistory } from './history/memory.js';
 import { CorsPolicy, preflightHandler } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { listenMetrics, metricsHandler, type MetricsEndpointDeps } from './http/metrics-endpoint.js';
+import { pageRoutes } from './http/page-routes.js';
 import { publishHandler } from './http/publish.js';
 import { HttpServer, type RequestScreenHooks } from './http/server.js';
 import { Hub } from './hub/hub.js';
@@ -154,6 +155,7 @@ export class Daemon {
     );
     const preflight = preflightHandler(() => this.ctx.cors);
     for (const path of ['/sse', '/stream', '/poll', '/publish']) http.options(path, preflight);
+    pageRoutes(http, this.config.livePage.enabled, this.log);
     if (this.config.metrics.enabled && this.config.metrics.listen === '') http.get('/metrics', metricsHandler(this.scrape));
     http.fallback();
   }

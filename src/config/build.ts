@@ -245,6 +245,7 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
     metrics: { enabled: d.bool('metrics.enabled'), listen: d.str('metrics.listen'), allow: d.strs('metrics.allow') },
     drain: { deadlineMs: n('drain.deadline'), windowMs: n('drain.window') },
     sse: { retryMs: n('sse.retry') },
+    livePage: { enabled: d.bool('livePage.enabled') },
     log: { level: d.get('log.level') as LogLevel },
   });
 }

@@ -203,6 +203,9 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
   sse: section('Server-Sent Events.', {
     retry: dur('`retry:` hint sent at stream start.', '2s', 0),
   }),
+  livePage: section('The live page at GET / (a demo of /client.js; docs/client.md).', {
+    enabled: bool('Serve the live page: pick channels, watch messages, publish a test message (loopback POST /publish).', false),
+  }),
   log: section('Logging.', {
     level: oneOf('trace, debug, info, warn, error or silent.', LOG_LEVELS, 'info'),
   }),

@@ -144,5 +144,6 @@ export interface Config {
   readonly metrics: MetricsConfig;
   readonly drain: DrainConfig;
   readonly sse: SseConfig;
+  readonly livePage: { readonly enabled: boolean };
   readonly log: { readonly level: LogLevel };
 }

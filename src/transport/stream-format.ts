@@ -43,7 +43,9 @@ export const NDJSON_FORMAT: StreamFormat = {
   transport: 'ndjson',
   headers: [['Content-Type', 'application/x-ndjson; charset=utf-8'], ...NO_BUFFERING],
   message: (m) => m.ndjson,
-  start: () => '',
+  // uWS sends the headers with the first body byte: an empty line (skipped by readers) opens
+  // the stream at once, so a fetch() reader sees it is live before the first message.
+  start: () => NDJSON_HEARTBEAT,
   heartbeat: NDJSON_HEARTBEAT,
   control: (type, position, fieldsJson) => encodeNdjsonControl(type, position, fieldsJson),
   lifetimeEnd: encodeNdjsonControl('end', '', '{"reason":"lifetime"}'),

@@ -35,10 +35,13 @@ t.test('config/herald.yaml validates with no issues', async (t) => {
   t.same(config?.classes.list.map((c) => c.name), ['mobile', 'desktop']);
 });
 
-t.test('config/herald.yaml matches the embedded defaults', async (t) => {
+t.test('config/herald.yaml matches the embedded defaults, except the live page it turns on', async (t) => {
   const fromFile = loadConfig({ file: 'config/herald.yaml', env: {}, overrides: {} }).config;
   const embedded = loadConfig({ file: null, env: {}, overrides: {} }).config;
-  t.same({ ...fromFile, file: '' }, embedded);
+  // `npm start` shows the live page; a config that does not ask for it (production) does not serve it.
+  t.equal(fromFile?.livePage.enabled, true);
+  t.equal(embedded?.livePage.enabled, false);
+  t.same({ ...fromFile, file: '', livePage: { enabled: false } }, embedded);
 });
 
 t.test('config/herald.example.yaml validates', async (t) => {
