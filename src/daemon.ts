@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { checkAccess, publishAllowed } from './auth/access.js';
+import { checkAccess, publishAllowed, ruleAcceptsPublish } from './auth/access.js';
+import { AddressAllowList } from './auth/address-allow.js';
 import { msUntilExpiry, TokenVerifier } from './auth/jwt.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
@@ -10,7 +11,7 @@ import { MemoryHistory } from './history/memory.js';
 import { CorsPolicy } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { publishHandler } from './http/publish.js';
-import { isLoopback, readRequest } from './http/request.js';
+import { readRequest } from './http/request.js';
 import { HttpServer, writeError } from './http/server.js';
 import { Hub } from './hub/hub.js';
 import { InterestTracker, realScheduler } from './hub/interest.js';
@@ -34,6 +35,8 @@ const LATENCY_SAMPLE_EVERY = 64;
 export interface DaemonHooks {
   /** Text served by GET /metrics instead of this process's registry (a worker serves all workers' merged metrics). */
   readonly metricsText?: () => Promise<string>;
+  /** Bind the client port with SO_REUSEPORT (a `--workers` worker shares it with its siblings). */
+  readonly sharePort?: boolean;
 }
 
 /**
@@ -56,6 +59,8 @@ export class Daemon {
   private verifier: TokenVerifier;
   private draining = false;
   private metricsServer: HttpServer | null = null;
+  /** metrics.allow needs a restart to change, like the rest of `metrics`. */
+  private readonly metricsAllow: AddressAllowList;
   private readonly sweeper: NodeJS.Timeout;
   private readonly history: MemoryHistory;
   port = 0;
@@ -67,6 +72,7 @@ export class Daemon {
     private readonly hooks: DaemonHooks,
   ) {
     this.config = config;
+    this.metricsAllow = new AddressAllowList(config.metrics.allow);
     this.verifier = verifier;
     const classifier = new ClientClassifier(config.classes);
     const sources = {
@@ -140,7 +146,7 @@ export class Daemon {
     const verifier = await TokenVerifier.create(config.jwt);
     const daemon = new Daemon(config, verifier, log, hooks);
     await daemon.broker.start(daemon.hub);
-    daemon.port = await daemon.http.listen(config.server.host, config.server.port);
+    daemon.port = await daemon.http.listen(config.server.host, config.server.port, hooks.sharePort === true || config.server.reusePort);
     await daemon.listenMetrics();
     log.notice('listening', {
       host: config.server.host,
@@ -163,7 +169,11 @@ export class Daemon {
     http.post(
       '/publish',
       publishHandler({
-        route: (channel) => this.ctx.router.route(channel),
+        route: (channel) => {
+          const route = this.ctx.router.route(channel);
+          if (isHeraldError(route) && route.code === 'channel_denied') this.metrics.authFailure(route.code);
+          return route;
+        },
         authorize: (route, key, loopback) => this.authorizePublish(route, key, loopback),
         publish: (redisChannel, payload) => this.broker.publish(redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
@@ -197,15 +207,14 @@ export class Daemon {
     const server = new HttpServer(this.log);
     server.get('/metrics', (res, req) => this.serveMetrics(res, req));
     server.fallback();
-    const port = await server.listen(host, Number(listen.slice(colon + 1)));
+    const port = await server.listen(host, Number(listen.slice(colon + 1)), this.hooks.sharePort === true);
     this.metricsServer = server;
     this.log.notice('metrics listening', { host, port });
   }
 
   private async serveMetrics(res: import('uWebSockets.js').HttpResponse, req: import('uWebSockets.js').HttpRequest): Promise<void> {
     const facts = readRequest(res, req, '');
-    const allow = this.config.metrics.allow;
-    if (allow.length > 0 && !allow.includes(facts.ip) && !(allow.includes('loopback') && isLoopback(facts.ip))) {
+    if (!this.metricsAllow.allows(facts.ip)) {
       writeError(res, new HeraldError('not_found'));
       return;
     }
@@ -251,8 +260,8 @@ export class Daemon {
   }
 
   private authorizePublish(route: Route, key: string, loopback: boolean): HeraldError | null {
-    if (key === '' && loopback && this.config.publish.allowLoopback) return null;
-    const denied = publishAllowed(this.config.publish.keys, key, route);
+    const denied =
+      key === '' && loopback && this.config.publish.allowLoopback ? ruleAcceptsPublish(route) : publishAllowed(this.config.publish.keys, key, route);
     if (denied !== null) this.metrics.authFailure(denied.code);
     return denied;
   }

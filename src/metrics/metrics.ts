@@ -171,6 +171,9 @@ export class HeraldMetrics {
 
   clientError(code: string): void {
     (this.clientErrors.get(code) ?? (this.clientErrors.get(OTHER) as { value: number })).value++;
+    // Refusals decided before any token check are auth failures too (the authorizer and the
+    // publish check count their own codes once, where they decide).
+    if (code === 'channel_denied' || code === 'origin_denied') this.authFailure(code);
   }
 
   pollHold(outcome: PollOutcome): void {
