@@ -124,6 +124,7 @@ export class Daemon {
       stats: metrics,
       log,
       limiter: new ConnectionLimiter(config.limits.maxConnectionsPerIp),
+      brokerUp: () => this.broker.status === 'ready',
       router: new Router(config.channels, config.limits.maxChannelLength),
       classifier,
       cors: new CorsPolicy(config.cors),

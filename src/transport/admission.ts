@@ -8,6 +8,11 @@ import { requestToken, resolveChannels } from './channels.js';
 import type { TransportContext } from './context.js';
 
 export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
+/** Answers a request that arrives while the broker is down (SSE: a stream that says so). */
+export type Unavailable = (cors: readonly (readonly [string, string])[]) => void;
+
+/** Seconds a client should wait before retrying while the broker is down. */
+export const BROKER_RETRY_AFTER_S = 2;
 
 /**
  * The front half every HTTP subscribe request (SSE, poll) shares: channels → routes, the
@@ -15,13 +20,21 @@ export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
  * own cork; a token check awaits with onAborted attached first. On success the IP slot is
  * held and `admitted` owns releasing it; every refusal is answered and counted here.
  */
-export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted): void | Promise<void> {
+export function admitRequest(
+  ctx: TransportContext,
+  res: HttpResponse,
+  facts: RequestFacts,
+  admitted: Admitted,
+  unavailable: Unavailable = (cors) => refuse(ctx, res, new HeraldError('broker_unavailable'), [...cors, ['Retry-After', String(BROKER_RETRY_AFTER_S)]]),
+): void | Promise<void> {
   const cors = ctx.cors.headers(facts.origin);
   // A browser from an origin off the list could not read the stream anyway: refuse before
   // any subscription work (requests without Origin, same-origin or non-browser, pass).
   if (!ctx.cors.allowsOrigin(facts.origin)) return refuse(ctx, res, new HeraldError('origin_denied'), cors);
   const routes = resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection);
   if (routes instanceof HeraldError) return refuse(ctx, res, routes, cors);
+  // Nothing could go live until Redis is back: answer now rather than hold the client silently.
+  if (!ctx.brokerUp()) return unavailable(cors);
   if (!ctx.limiter.admit(facts.ip)) return refuse(ctx, res, new HeraldError('too_many_connections'), cors);
   const settle = (auth: AuthResult): void => {
     if (auth.error === null) return admitted(routes, auth);

@@ -16,7 +16,7 @@ import type { TransportContext } from './context.js';
 import { FlushQueue, type Flushable } from './flush.js';
 import type { StreamFormat } from './stream-format.js';
 import type { CloseReason } from './stats.js';
-import { admitRequest } from './admission.js';
+import { admitRequest, BROKER_RETRY_AFTER_S } from './admission.js';
 
 const TICK_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -187,8 +187,22 @@ export class StreamTransport {
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
     const facts = readRequest(res, req, this.ctx.trustedIpHeader);
     if (this.draining) return this.sendElsewhere(res, facts.origin);
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
+    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth), (cors) => this.sendUnavailable(res, cors));
   };
+
+  /**
+   * The broker is down: not an error status (EventSource would give up for good) but a
+   * stream that names the problem and ends; the client retries after the `retry` hint.
+   */
+  private sendUnavailable(res: HttpResponse, cors: readonly (readonly [string, string])[]): void {
+    this.ctx.stats.clientError('broker_unavailable');
+    const err = new HeraldError('broker_unavailable');
+    res.writeStatus(statusLine(200));
+    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
+    for (const [k, v] of cors) res.writeHeader(k, v);
+    const fields = JSON.stringify({ code: err.code, message: err.message, temporary: true });
+    res.end(this.format.start(BROKER_RETRY_AFTER_S * 1000) + this.format.control('stream-error', '', fields));
+  }
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const ctx = this.ctx;

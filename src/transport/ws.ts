@@ -7,6 +7,7 @@ import { writeError } from '../http/server.js';
 import { parsePosition, type Position } from '../hub/position.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
+import { BROKER_RETRY_AFTER_S } from './admission.js';
 import { requestToken, type ChannelRouter } from './channels.js';
 import { ClassCounts } from './class-counts.js';
 import type { TransportContext } from './context.js';
@@ -147,10 +148,11 @@ export class WsTransport {
     let refusal: HeraldError | null = null;
     if (!ctx.cors.allowsOrigin(facts.origin)) refusal = new HeraldError('origin_denied');
     else if (this.draining) refusal = new HeraldError('draining');
+    else if (!ctx.brokerUp()) refusal = new HeraldError('broker_unavailable');
     else if (!ctx.limiter.admit(facts.ip)) refusal = new HeraldError('too_many_connections');
     if (refusal !== null) {
       ctx.stats.clientError(refusal.code);
-      writeError(res, refusal);
+      writeError(res, refusal, refusal.code === 'broker_unavailable' ? [['Retry-After', String(BROKER_RETRY_AFTER_S)]] : []);
       return;
     }
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
