@@ -6,6 +6,7 @@ import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
 import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
+import { RESTART_ONLY_SECTIONS } from './config/schema.js';
 import { HeraldError, isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
 import { CorsPolicy } from './http/cors.js';
@@ -318,8 +319,7 @@ export class Daemon {
    */
   async reload(next: Config): Promise<void> {
     const verifier = await TokenVerifier.create(next.jwt);
-    const restartOnly = ['server', 'broker', 'metrics'] as const;
-    for (const key of restartOnly) {
+    for (const key of RESTART_ONLY_SECTIONS) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn('config section changed but needs a restart to apply', { section: key });
       }

@@ -57,6 +57,9 @@ const section = (doc: string, fields: Record<string, Spec>, required = false): S
 const strings = (doc: string, def: readonly string[] = [], required = false): ListSpec =>
   ({ kind: 'list', doc, item: str('', '', { nonEmpty: true }), default: def, required });
 
+/** Top-level sections a SIGHUP reload does not apply (logged; they need a restart). */
+export const RESTART_ONLY_SECTIONS = ['server', 'broker', 'metrics', 'log'] as const;
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
