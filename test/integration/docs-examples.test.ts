@@ -59,8 +59,8 @@ function localize(text: string, port: number): string {
 }
 
 const PRELUDE = `set -eo pipefail
-herald() { node "$HERALD_MAIN" "$@"; }
-npx() { if [ "$1" = herald-gateway ]; then shift; node "$HERALD_MAIN" "$@"; else command npx "$@"; fi; }
+herald() { node "$DOCS_HERALD_MAIN" "$@"; }
+npx() { if [ "$1" = herald-gateway ]; then shift; node "$DOCS_HERALD_MAIN" "$@"; else command npx "$@"; fi; }
 redis-cli() { command redis-cli -u "$DOCS_REDIS_URL" "$@"; }
 `;
 
@@ -99,7 +99,7 @@ function runProcess(cmd: string, args: readonly string[], env: Record<string, st
   });
 }
 
-const bashEnv = (port: number): Record<string, string> => ({ HERALD_MAIN: MAIN, DOCS_REDIS_URL: redisUrl, HERALD_PORT: String(port) });
+const bashEnv = (port: number): Record<string, string> => ({ DOCS_HERALD_MAIN: MAIN, DOCS_REDIS_URL: redisUrl, HERALD_PORT: String(port) });
 
 async function runBash(t: Test, block: DocBlock, expect: string | undefined): Promise<void> {
   const r = await runProcess('bash', ['-c', PRELUDE + localize(block.body, herald.port)], bashEnv(herald.port), 30_000);
