@@ -1,10 +1,14 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import WebSocket from 'ws';
+import { extractBlocks } from '../helpers/doc-blocks.js';
 import { MAIN, metricValue, startHerald, uniquePrefix } from '../helpers/herald.js';
 import { freePort } from '../helpers/redis.js';
 
 // Sharp edges a newcomer hit following the docs (issue 11): each test failed before its fix.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function run(args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; err: string; ms: number }> {
   const started = Date.now();
@@ -109,4 +113,18 @@ t.test('check-config accepts --config FILE like start does', async (t) => {
   const none = await run(['check-config'], 5000);
   t.equal(none.code, 1);
   t.match(none.err, /needs a file/);
+});
+
+t.test('the publishing-rights example of docs/auth.md, verbatim: a `*` key may publish where the rule says publish: ["events:*"]', async (t) => {
+  const blocks = extractBlocks(ROOT, 'docs/auth.md').filter((b) => b.lang === 'yaml' && b.body.includes('ORDERS_SERVICE_KEY'));
+  t.equal(blocks.length, 1, 'the documented block');
+  const keys = { HERALD_PUBLISH_KEY: 'all-key-0123456789', ORDERS_SERVICE_KEY: 'orders-key-0123456789' };
+  const h = await startHerald(t, { config: blocks[0]!.body, env: keys });
+  const publish = async (channel: string, key: string): Promise<number> =>
+    (await fetch(`${h.url}/publish`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ channel, data: 'x' }) })).status;
+  t.equal(await publish('events:orders', keys.HERALD_PUBLISH_KEY), 200, 'the `*` key on events:orders');
+  t.equal(await publish('events:anything', keys.HERALD_PUBLISH_KEY), 200, 'the `*` key on any events: channel');
+  t.equal(await publish('events:orders', keys.ORDERS_SERVICE_KEY), 200, 'the orders key on its channel');
+  t.equal(await publish('events:orders-eu', keys.ORDERS_SERVICE_KEY), 200, 'and on what its glob covers');
+  t.equal(await publish('events:billing', keys.ORDERS_SERVICE_KEY), 403, 'not outside its scopes');
 });
