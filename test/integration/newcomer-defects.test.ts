@@ -54,17 +54,19 @@ log: { level: info }
     return out;
   };
 
-  const sse = await timed('/sse', () => fetch(`${h.url}/sse?channel=${channel}`));
+  // A regression would hold these requests open: cut them after 5 s so the test fails, not hangs.
+  const signal = (): AbortSignal => AbortSignal.timeout(5000);
+  const sse = await timed('/sse', () => fetch(`${h.url}/sse?channel=${channel}`, { signal: signal() }));
   t.equal(sse.status, 200, 'SSE: a stream (an error status would stop EventSource for good)');
   const sseBody = await timed('/sse body', () => sse.text());
   t.match(sseBody, /^retry: 2000\n/m, 'retry hint: EventSource reconnects in 2 s');
   t.match(sseBody, /event: stream-error\ndata: \{"code":"broker_unavailable",.*"temporary":true\}/, sseBody);
 
-  const nd = await timed('/stream', () => fetch(`${h.url}/stream?channel=${channel}`).then((r) => r.text()));
+  const nd = await timed('/stream', () => fetch(`${h.url}/stream?channel=${channel}`, { signal: signal() }).then((r) => r.text()));
   const line = nd.split('\n').find((l) => l.includes('stream-error'));
   t.match(JSON.parse(line ?? '{}'), { type: 'stream-error', code: 'broker_unavailable' }, 'NDJSON: a stream-error line');
 
-  const poll = await timed('/poll', () => fetch(`${h.url}/poll?channel=${channel}`));
+  const poll = await timed('/poll', () => fetch(`${h.url}/poll?channel=${channel}`, { signal: signal() }));
   t.equal(poll.status, 503);
   t.equal(poll.headers.get('retry-after'), '2');
   t.match(await poll.json(), { error: { code: 'broker_unavailable', temporary: true } });
