@@ -25,9 +25,15 @@ t.test('package.json is ready to publish', async (t) => {
   t.match(readFileSync(join(ROOT, 'dist', 'main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the bin has a node shebang');
 });
 
+// One `npm pack` for both tests below (npm is slow to start on a loaded machine).
+const packDir = mkdtempSync(join(tmpdir(), 'herald-pack-'));
+t.teardown(() => rmSync(packDir, { recursive: true, force: true }));
+const packed = (JSON.parse((await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: ROOT })).stdout) as [
+  { filename: string; files: { path: string }[] },
+])[0];
+
 t.test('the packed files: the daemon, configs and docs; no sources, tests or benchmarks', async (t) => {
-  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
-  const files = (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path);
+  const files = packed.files.map((f) => f.path);
   for (const needed of ['dist/main.js', 'dist/cli.js', 'config/herald.yaml', 'config/herald.example.yaml', 'config/herald.service', 'README.md', 'CHANGELOG.md', 'LICENSE', 'docs/README.md', 'docs/configuration.md']) {
     t.ok(files.includes(needed), needed);
   }
@@ -35,10 +41,8 @@ t.test('the packed files: the daemon, configs and docs; no sources, tests or ben
 });
 
 t.test('after a global install, `herald` runs', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-pack-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT });
-  const tarball = join(dir, (JSON.parse(stdout) as [{ filename: string }])[0].filename);
+  const dir = packDir;
+  const tarball = join(dir, packed.filename);
   const lib = join(dir, 'lib', 'node_modules');
   mkdirSync(join(lib, 'herald-gateway'), { recursive: true });
   await run('tar', ['-xzf', tarball, '-C', join(lib, 'herald-gateway'), '--strip-components=1']);
