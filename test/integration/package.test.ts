@@ -18,19 +18,19 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   files: string[];
 };
 
-t.test('package.json is ready to publish', async (t) => {
-  t.same(Object.keys(pkg.bin), ['herald'], 'one command: herald');
-  t.match(pkg.engines.node, /^>=20/, 'engines: Node 20');
-  t.ok(pkg.files.length > 0, 'an explicit files list');
-  t.match(readFileSync(join(ROOT, 'dist', 'main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the bin has a node shebang');
-});
-
 // One `npm pack` for both tests below (npm is slow to start on a loaded machine).
 const packDir = mkdtempSync(join(tmpdir(), 'herald-pack-'));
 t.teardown(() => rmSync(packDir, { recursive: true, force: true }));
 const packed = (JSON.parse((await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: ROOT })).stdout) as [
   { filename: string; files: { path: string }[] },
 ])[0];
+
+t.test('package.json is ready to publish', async (t) => {
+  t.same(Object.keys(pkg.bin), ['herald'], 'one command: herald');
+  t.match(pkg.engines.node, /^>=20/, 'engines: Node 20');
+  t.ok(pkg.files.length > 0, 'an explicit files list');
+  t.match(readFileSync(join(ROOT, 'dist', 'main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the bin has a node shebang');
+});
 
 t.test('the packed files: the daemon, configs and docs; no sources, tests or benchmarks', async (t) => {
   const files = packed.files.map((f) => f.path);
