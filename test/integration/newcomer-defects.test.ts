@@ -130,3 +130,10 @@ t.test('the publishing-rights example of docs/auth.md, verbatim: a `*` key may p
   t.equal(await publish('events:orders-eu', keys.ORDERS_SERVICE_KEY), 200, 'and on what its glob covers');
   t.equal(await publish('events:billing', keys.ORDERS_SERVICE_KEY), 403, 'not outside its scopes');
 });
+
+t.test('/metrics: only the addresses metrics.allow names may scrape (default: loopback and private networks)', async (t) => {
+  const h = await startHerald(t, { config: 'channels:\n  - { pattern: "public:{name}", access: public }\nmetrics: { allow: ["10.0.0.0/8"] }\n' });
+  const res = await fetch(`${h.url}/metrics`);
+  t.equal(res.status, 404, 'a loopback scraper is refused when the list does not name it');
+  t.match(await res.json(), { error: { code: 'not_found' } });
+});
