@@ -62,3 +62,12 @@ for (const file of docFiles(ROOT)) {
     }
   });
 }
+
+t.test('docs/README.md, the index, links every page of docs/', async (t) => {
+  const index = readFileSync(join(ROOT, 'docs', 'README.md'), 'utf8');
+  const linked = new Set(linksOf(index).map((l) => l.split('#')[0]));
+  for (const file of docFiles(ROOT)) {
+    if (!file.startsWith('docs/') || file === 'docs/README.md') continue;
+    t.ok(linked.has(relative('docs', file)), `${file} is in the index`);
+  }
+});
