@@ -6,7 +6,7 @@
 #
 # The config is read from /etc/herald/herald.yaml (mount yours there, read-only); the image
 # ships config/herald.yaml at that path so it also starts without a mount. HERALD_* environment
-# variables override the file (see README, "Configuration").
+# variables override the file (see docs/configuration.md).
 #
 # bookworm-slim (glibc), not alpine: uWebSockets.js ships prebuilt binaries linked against glibc.
 

@@ -93,8 +93,18 @@ export function buildCli(io: CliIo): Command {
   program
     .command('check-config')
     .description('validate a config file; print the compiled rules and client classes')
-    .argument('<file>', 'YAML config file')
-    .action((file: string) => {
+    .argument('[file]', 'YAML config file')
+    .option('-c, --config <file>', 'YAML config file (same as the argument, as in `herald start --config`)')
+    .action((given: string | undefined, opts: { config?: string }) => {
+      const file = opts.config ?? given ?? io.env.HERALD_CONFIG;
+      if (file === undefined) {
+        io.err('check-config needs a file: herald check-config FILE (or --config FILE)\n');
+        return io.exit(EXIT_CONFIG);
+      }
+      if (opts.config !== undefined && given !== undefined && given !== opts.config) {
+        io.err(`check-config: two different files given (${given} and --config ${opts.config}); give one\n`);
+        return io.exit(EXIT_CONFIG);
+      }
       const config = load(io, file, {});
       if (config === null) return io.exit(EXIT_CONFIG);
       io.out(`${file}: ok\n` + describeConfig(config) + '\n');
@@ -135,7 +145,7 @@ async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => C
           log,
         )
       : null;
-  const daemon = await Daemon.start(config, log, link !== null ? { metricsText: link.metricsText } : {});
+  const daemon = await Daemon.start(config, log, link !== null ? { metricsText: link.metricsText, sharePort: true } : { sharePort: isWorker });
   link?.attach(() => daemon.metricsSnapshot());
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { publishAuthorizer, subscribeAuthorizer } from './auth/authorizers.js';
 import { TokenVerifier } from './auth/jwt.js';
+import { AddressAllowList } from './net/address-allow.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
 import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
+import { RESTART_ONLY_SECTIONS } from './config/schema.js';
+import { isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
 import { CorsPolicy, preflightHandler } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
@@ -34,6 +37,8 @@ const LATENCY_SAMPLE_EVERY = 64;
 export interface DaemonHooks {
   /** Text served by GET /metrics instead of this process's registry (a worker serves all workers' merged metrics). */
   readonly metricsText?: () => Promise<string>;
+  /** Bind the client port with SO_REUSEPORT (a `--workers` worker shares it with its siblings). */
+  readonly sharePort?: boolean;
 }
 
 /**
@@ -75,7 +80,9 @@ export class Daemon {
       },
       { defaultMetrics: true, classes: config.classes.list.map((c) => c.name) },
     ));
-    this.scrape = { allow: () => this.config.metrics.allow, text: hooks.metricsText ?? (() => metrics.text()), contentType: metrics.contentType };
+    // metrics.allow needs a restart to change, like the rest of `metrics`.
+    const metricsAllow = new AddressAllowList(config.metrics.allow);
+    this.scrape = { allows: (ip) => metricsAllow.allows(ip), text: hooks.metricsText ?? (() => metrics.text()), contentType: metrics.contentType };
     this.broker =
       config.broker.kind === 'redis'
         ? new RedisBroker(config.broker, log, { reconnect: () => metrics.brokerReconnect(), probeMissed: () => metrics.brokerProbeMissed() })
@@ -97,7 +104,7 @@ export class Daemon {
       latencySampleEvery: LATENCY_SAMPLE_EVERY,
     });
     const limiter = new ConnectionLimiter(config.limits.maxConnectionsPerIp);
-    this.ctx = { hub: this.hub, stats: metrics, log, limiter, trustedIpHeader: config.server.trustedIpHeader, ...this.reloadable(config, verifier) };
+    this.ctx = { hub: this.hub, stats: metrics, log, limiter, brokerUp: () => this.broker.status === 'ready', trustedIpHeader: config.server.trustedIpHeader, ...this.reloadable(config, verifier) };
     this.http = new HttpServer(log, this.requestScreen());
     // Whole milliseconds: transports keep times per connection as small integers (see stream-connection.ts).
     const now = (): number => Math.floor(performance.now());
@@ -124,9 +131,9 @@ export class Daemon {
   static async start(config: Config, log: Logger, hooks: DaemonHooks = {}): Promise<Daemon> {
     const daemon = new Daemon(config, await TokenVerifier.create(config.jwt), log, hooks);
     await daemon.broker.start(daemon.hub);
-    daemon.port = await daemon.http.listen(config.server.host, config.server.port);
+    daemon.port = await daemon.http.listen(config.server.host, config.server.port, hooks.sharePort === true || config.server.reusePort);
     const { enabled, listen } = config.metrics;
-    if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log, daemon.requestScreen());
+    if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log, daemon.requestScreen(), hooks.sharePort === true);
     log.notice('listening', { host: config.server.host, port: daemon.port, broker: config.broker.kind, epoch: daemon.hub.epoch, pid: process.pid });
     return daemon;
   }
@@ -142,7 +149,11 @@ export class Daemon {
     http.post(
       '/publish',
       publishHandler({
-        route: (channel) => this.ctx.router.route(channel),
+        route: (channel) => {
+          const route = this.ctx.router.route(channel);
+          if (isHeraldError(route) && route.code === 'channel_denied') this.metrics.authFailure(route.code);
+          return route;
+        },
         authorize: publishAuthorizer(() => cfg().publish, (err) => this.metrics.authFailure(err.code)),
         publish: (redisChannel, payload) => this.broker.publish(redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
@@ -219,7 +230,7 @@ export class Daemon {
    */
   async reload(next: Config): Promise<void> {
     const verifier = await TokenVerifier.create(next.jwt);
-    for (const key of ['server', 'broker', 'metrics'] as const) {
+    for (const key of RESTART_ONLY_SECTIONS) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn('config section changed but needs a restart to apply', { section: key });
       }

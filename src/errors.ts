@@ -1,6 +1,6 @@
 /**
  * The one catalogue of client-visible error codes. Wire codes are lowercase snake case and
- * stable once shipped; README.md's error table must list exactly these (a test checks both
+ * stable once shipped; docs/errors.md's table must list exactly these (a test checks both
  * directions). `temporary` tells a client that retrying later may succeed.
  */
 

@@ -116,9 +116,19 @@ function sha256(text: string): Buffer {
 }
 
 /**
- * null = allowed. Unknown or missing key → publish_unauthorized. The key's scopes (channel
- * globs) must match the channel, and when the rule has publishScopes one of them must be among
- * the key's scopes → else publish_forbidden.
+ * A rule's `publish` list (channel globs) narrows which of its channels take POST /publish at
+ * all, from a key or from loopback; empty: every channel of the rule. null = accepted.
+ */
+export function ruleAcceptsPublish(route: AccessRoute): HeraldError | null {
+  const globs = route.rule.publishScopes;
+  if (globs.length === 0 || globs.some((glob) => globMatch(glob, route.channel))) return null;
+  return new HeraldError('publish_forbidden', 'the channel rule\'s `publish` list does not include this channel');
+}
+
+/**
+ * null = allowed. Unknown or missing key → publish_unauthorized. One of the key's scopes
+ * (channel globs) must match the channel, and the rule must accept publishing on it
+ * (ruleAcceptsPublish) → else publish_forbidden.
  */
 export function publishAllowed(keys: readonly PublishKeyConfig[], presentedKey: string, route: AccessRoute): HeraldError | null {
   if (presentedKey === '') return new HeraldError('publish_unauthorized');
@@ -140,9 +150,5 @@ export function publishAllowed(keys: readonly PublishKeyConfig[], presentedKey: 
   if (!scopes.some((scope) => globMatch(scope, route.channel))) {
     return new HeraldError('publish_forbidden', 'no scope of this key matches the channel');
   }
-  const required = route.rule.publishScopes;
-  if (required.length > 0 && !required.some((scope) => scopes.includes(scope))) {
-    return new HeraldError('publish_forbidden', 'this key lacks the scope the channel rule requires');
-  }
-  return null;
+  return ruleAcceptsPublish(route);
 }

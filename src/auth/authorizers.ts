@@ -7,7 +7,7 @@ import type { PublishConfig } from '../config/types.js';
 import { HeraldError, isHeraldError } from '../errors.js';
 import type { Route } from '../rules/router.js';
 import { ALLOWED_FOREVER, type AuthResult, type Authorizer } from '../transport/lifecycle/authorize.js';
-import { checkAccess, publishAllowed } from './access.js';
+import { checkAccess, publishAllowed, ruleAcceptsPublish } from './access.js';
 import { msUntilExpiry, type TokenVerifier } from './jwt.js';
 
 export type AuthFailureSink = (error: HeraldError) => void;
@@ -46,8 +46,7 @@ export function subscribeAuthorizer(verifier: TokenVerifier, onFailure: AuthFail
 export function publishAuthorizer(config: () => PublishConfig, onFailure: AuthFailureSink): (route: Route, key: string, loopback: boolean) => HeraldError | null {
   return (route, key, loopback) => {
     const publish = config();
-    if (key === '' && loopback && publish.allowLoopback) return null;
-    const denied = publishAllowed(publish.keys, key, route);
+    const denied = key === '' && loopback && publish.allowLoopback ? ruleAcceptsPublish(route) : publishAllowed(publish.keys, key, route);
     if (denied !== null) onFailure(denied);
     return denied;
   };

@@ -56,6 +56,10 @@ export class RedisBroker implements Broker {
   #probe: { token: string; timer: NodeJS.Timeout } | null = null;
   #probeSeq = 0;
   #isSubErrorLogged = false;
+  /** Outage bookkeeping for the periodic `redis unreachable` warning (0: link is up). */
+  #downSinceMs = 0;
+  #lastError = '';
+  #downLogTimer: NodeJS.Timeout | null = null;
   #onStarted: (() => void) | null = null;
 
   constructor(config: BrokerConfig, log: Logger, stats: RedisBrokerStats) {
@@ -104,6 +108,10 @@ export class RedisBroker implements Broker {
     this.#handler = handler;
     const started = new Promise<void>((resolve) => (this.#onStarted = resolve));
     this.#probeInterval = setInterval(() => this.#guard('probe', () => this.#probeTick()), this.#config.probeIntervalMs);
+    // One warning per outage is easy to miss: repeat it while Redis stays away.
+    this.#downLogTimer = setInterval(() => this.#guard('down log', () => this.#logStillDown()), downLogIntervalMs(this.#config.reconnectMaxMs));
+    this.#downLogTimer.unref();
+    this.#downSinceMs = Date.now();
     this.#sub.connect().catch((err: unknown) => this.#log.debug('subscriber first connect failed', { err: String(err) }));
     this.#pub.connect().catch((err: unknown) => this.#log.debug('publisher first connect failed', { err: String(err) }));
     return started;
@@ -138,6 +146,8 @@ export class RedisBroker implements Broker {
     this.#isSubLinkUp = false;
     if (this.#probeInterval !== null) clearInterval(this.#probeInterval);
     this.#probeInterval = null;
+    if (this.#downLogTimer !== null) clearInterval(this.#downLogTimer);
+    this.#downLogTimer = null;
     this.#clearProbe();
     this.#setStatus('closed');
     this.#onStarted?.();
@@ -154,6 +164,7 @@ export class RedisBroker implements Broker {
       // One warning per outage; the retries that follow log at debug.
       const log = this.#isSubErrorLogged ? this.#log.debug : this.#log.warn;
       this.#isSubErrorLogged = true;
+      this.#lastError = err.message;
       log('subscriber connection error', { err: err.message });
     });
     this.#pub.on('error', (err: Error) => this.#log.debug('publisher connection error', { err: err.message }));
@@ -256,6 +267,15 @@ export class RedisBroker implements Broker {
     this.#pub.disconnect(true);
   }
 
+  #logStillDown(): void {
+    if (this.#status === 'ready' || this.#status === 'closed' || this.#downSinceMs === 0) return;
+    this.#log.warn('redis unreachable; still retrying (new subscribers get broker_unavailable)', {
+      redis: redisAddress(this.#config.url),
+      downForS: Math.round((Date.now() - this.#downSinceMs) / 1000),
+      lastError: this.#lastError,
+    });
+  }
+
   #clearProbe(): void {
     if (this.#probe !== null) clearTimeout(this.#probe.timer);
     this.#probe = null;
@@ -268,6 +288,8 @@ export class RedisBroker implements Broker {
     if (next === 'ready') this.#hasBeenReady = true;
     const log = previous === 'ready' ? this.#log.warn : this.#log.info;
     log('broker status', { from: previous, to: next });
+    if (next === 'ready') this.#downSinceMs = 0;
+    else if (this.#downSinceMs === 0) this.#downSinceMs = Date.now();
     this.#guard('onStatus', () => this.#handler?.onStatus(next));
   }
 
@@ -302,4 +324,14 @@ function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
   const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
   return Math.round(Math.max(minMs, Math.min(maxMs, delay)));
+}
+
+/** How often an outage is logged again: 2 × reconnectMax (10 s by default), within 1–30 s. */
+function downLogIntervalMs(reconnectMaxMs: number): number {
+  return Math.min(30_000, Math.max(1000, 2 * reconnectMaxMs));
+}
+
+/** host:port of a Redis URL, without the password. */
+function redisAddress(url: string): string {
+  return URL.canParse(url) ? new URL(url).host : 'redis';
 }

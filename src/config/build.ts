@@ -1,3 +1,4 @@
+import { allowEntryProblem } from '../net/address-allow.js';
 import { compilePattern, templateParams } from '../rules/pattern.js';
 import type { AccessRule, BrokerKind, ClientClassConfig, Config, LogLevel, PayloadKind, RuleConfig } from './types.js';
 import { knobName, type ConfigDraft, type ConfigIssue, type Origin } from './validate.js';
@@ -59,7 +60,8 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 function buildAccess(d: DraftReader, p: string, params: readonly string[] | null, hasJwtKey: boolean): AccessRule {
   const access = d.get(`${p}.access`);
   if (!d.draft.origins.has(`${p}.access`) && d.draft.origins.has(p) && d.str(`${p}.pattern`) !== '') {
-    d.fail(p, `access is not set, so this rule is public; write \`access: public\` to say so (${knob(p)}.access)`, 'warning');
+    // Default deny: a rule that forgot `access` must not make its channels public.
+    d.fail(p, `access is required: say who may subscribe (\`access: public\`, \`access: token\` or \`access: { token: … }\`) (${knob(p)}.access)`);
   }
   if (access === undefined || access === 'public') return { kind: 'public' };
   const t = `${p}.access.token`;
@@ -146,6 +148,11 @@ function checkSections(d: DraftReader): void {
   const listen = d.str('metrics.listen');
   const m = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(listen);
   if (listen !== '' && (m === null || Number(m[1]) > 65_535)) d.fail('metrics.listen', 'listen must be host:port, or empty for the main port (metrics.listen)');
+  const allow = d.strs('metrics.allow');
+  for (let i = 0; i < allow.length; i++) {
+    const problem = allowEntryProblem(allow[i]!);
+    if (problem !== null) d.fail(`metrics.allow.${i}`, `${problem} (metrics.allow)`);
+  }
   if ((d.num('drain.window') ?? 0) > (d.num('drain.deadline') ?? 0)) d.fail('drain.window', 'window must not exceed deadline (drain.window)');
   const keys = new Set<string>();
   for (let i = 0; i < d.count('publish.keys'); i++) {
@@ -197,7 +204,7 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
   const n = (path: string): number => d.num(path) ?? 0;
   return deepFreeze<Config>({
     file,
-    server: { host: d.str('server.host'), port: n('server.port'), trustedIpHeader: d.str('server.trustedIpHeader').toLowerCase() },
+    server: { host: d.str('server.host'), port: n('server.port'), reusePort: d.bool('server.reusePort'), trustedIpHeader: d.str('server.trustedIpHeader').toLowerCase() },
     broker: {
       kind: d.get('broker.type') as BrokerKind,
       url: d.str('broker.url'),

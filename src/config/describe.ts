@@ -25,7 +25,7 @@ function describeAccess(access: AccessRule): string {
 
 function describeRule(rule: RuleConfig, index: number): string[] {
   const history = rule.history.size === 0 ? 'history off' : `history ${rule.history.size} messages / ${formatDuration(rule.history.maxAgeMs)}`;
-  const publish = rule.publishScopes.length === 0 ? 'any key whose scopes match' : `keys with scope ${rule.publishScopes.join(', ')}`;
+  const publish = rule.publishScopes.length === 0 ? 'any key whose scopes match' : `channels ${rule.publishScopes.join(', ')}, by keys whose scopes match`;
   return [
     `  ${index + 1}. ${rule.pattern}`,
     `       redis ${rule.redis}; ${rule.payload}; ${history}; linger ${formatDuration(rule.lingerMs)}`,

@@ -60,6 +60,9 @@ const section = (doc: string, fields: Record<string, Spec>, required = false): S
 const strings = (doc: string, def: readonly string[] = [], required = false): ListSpec =>
   ({ kind: 'list', doc, item: str('', '', { nonEmpty: true }), default: def, required });
 
+/** Top-level sections a SIGHUP reload does not apply (logged; they need a restart). */
+export const RESTART_ONLY_SECTIONS = ['server', 'broker', 'metrics', 'log'] as const;
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
@@ -73,9 +76,8 @@ const historySpec = (inherit: boolean): SectionSpec =>
 
 const accessSpec: ChoiceSpec = {
   kind: 'choice',
-  doc: '`public` (anyone), `token` (any valid JWT) or a `token:` mapping with extra checks.',
+  doc: 'Required. `public` (anyone), `token` (any valid JWT) or a `token:` mapping with extra checks.',
   values: ['public', 'token'],
-  default: 'public',
   map: section('Token access with checks.', {
     token: section('Checks on the verified JWT; all given checks must pass.', {
       sub: str('Pattern parameter that must equal the `sub` claim (e.g. `userId`); empty: no check.'),
@@ -100,7 +102,7 @@ const ruleSpec = section('One channel rule.', {
   history: historySpec(true),
   linger: dur('Redis subscription outlives its last local subscriber this long; default `broker.linger`.', undefined, 0),
   access: accessSpec,
-  publish: strings('API-key scopes that may publish here; empty: any key whose own scopes match.'),
+  publish: strings('Channel globs of this rule that take POST /publish (from a key whose scopes cover the channel, or loopback); empty: all.'),
 });
 
 const classSpec = section('One client class.', {
@@ -116,6 +118,7 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
   server: section('HTTP listener.', {
     host: str('Address to bind.', '127.0.0.1', { nonEmpty: true }),
     port: int('Port to bind; 0 picks a free one.', 8080, 0, 65_535),
+    reusePort: bool('Share the port with other processes (SO_REUSEPORT), for a rolling restart on one port; `--workers` always shares.', false),
     trustedIpHeader: str('Header carrying the client IP when behind a trusted proxy; empty: socket address.'),
   }),
   broker: section('Where messages come from.', {
@@ -194,7 +197,7 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
   metrics: section('Prometheus /metrics.', {
     enabled: bool('Serve /metrics.', true),
     listen: str('`host:port` for a separate listener; empty: the main port.'),
-    allow: strings('IPs allowed to scrape; empty: anyone who can reach it.'),
+    allow: strings('Who may scrape: `loopback`, `private` (RFC 1918, IPv6 ULA and link-local), `*` (anyone), IPs or CIDRs.', ['loopback', 'private']),
   }),
   drain: section('Graceful shutdown.', {
     deadline: dur('Hard limit for draining connections.', '20s', 0),

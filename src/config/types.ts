@@ -15,6 +15,8 @@ export type BrokerKind = 'memory' | 'redis';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
+  /** Bind with SO_REUSEPORT so another process can listen on the same port (rolling restart). */
+  readonly reusePort: boolean;
   /** Header carrying the client IP when behind a trusted proxy (lower-case), or '' for the socket address. */
   readonly trustedIpHeader: string;
 }

@@ -1,19 +1,14 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isLoopback, readRequest } from './request.js';
+import { readRequest } from './request.js';
 import { HttpServer, writeError, type RequestScreenHooks } from './server.js';
 
 export interface MetricsEndpointDeps {
-  /** metrics.allow: client IPs, or `loopback`; empty allows every caller. Read per request. */
-  readonly allow: () => readonly string[];
+  /** metrics.allow, built once (auth/address-allow.ts): may this socket address scrape? */
+  readonly allows: (ip: string) => boolean;
   readonly text: () => Promise<string>;
   readonly contentType: string;
-}
-
-/** Whether `ip` may scrape under `allow` (see MetricsEndpointDeps.allow). */
-export function scrapeAllowed(allow: readonly string[], ip: string): boolean {
-  return allow.length === 0 || allow.includes(ip) || (allow.includes('loopback') && isLoopback(ip));
 }
 
 /**
@@ -24,7 +19,7 @@ export function metricsHandler(deps: MetricsEndpointDeps): (res: HttpResponse, r
   return async (res, req) => {
     // The socket address, never a forwarded header: the allow-list is about who connects.
     const facts = readRequest(res, req, '');
-    if (!scrapeAllowed(deps.allow(), facts.ip)) {
+    if (!deps.allows(facts.ip)) {
       writeError(res, new HeraldError('not_found'));
       return;
     }
@@ -41,13 +36,13 @@ export function metricsHandler(deps: MetricsEndpointDeps): (res: HttpResponse, r
 }
 
 /** `metrics.listen: host:port`: /metrics on its own listener, away from client traffic. */
-export async function listenMetrics(listen: string, deps: MetricsEndpointDeps, log: Logger, screen: RequestScreenHooks | null = null): Promise<HttpServer> {
+export async function listenMetrics(listen: string, deps: MetricsEndpointDeps, log: Logger, screen: RequestScreenHooks | null, share: boolean): Promise<HttpServer> {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
   const server = new HttpServer(log, screen);
   server.get('/metrics', metricsHandler(deps));
   server.fallback();
-  const port = await server.listen(host, Number(listen.slice(colon + 1)));
+  const port = await server.listen(host, Number(listen.slice(colon + 1)), share);
   log.notice('metrics listening', { host, port });
   return server;
 }

@@ -4,6 +4,10 @@ import { HeraldError, isHeraldError, type ErrorCodeName } from '../errors.js';
 import type { Logger } from '../log.js';
 import { screenRequest, type ScreenLimits } from './request-screen.js';
 
+/** uWS listen options (the `ListenOptions` enum exists only in the typings). */
+const LISTEN_SHARED = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+
 export type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 
 /**
@@ -143,16 +147,28 @@ export class HttpServer {
     return this;
   }
 
-  listen(host: string, port: number): Promise<number> {
+  /**
+   * `share` binds with SO_REUSEPORT (uWS's default) so sibling workers, or the next generation
+   * of a rolling restart, listen on the same port. Otherwise the bind is exclusive: a second
+   * Herald on a busy port must fail loudly, not quietly take half the connections.
+   */
+  listen(host: string, port: number, share = false): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
+      const options = share ? LISTEN_SHARED : LISTEN_EXCLUSIVE_PORT;
+      const onListen = (socket: us_listen_socket | false): void => {
         if (socket === false) {
-          reject(new Error(`cannot listen on ${host}:${port} (server.host / server.port): address in use or not available`));
+          reject(new Error(
+            `cannot listen on ${host}:${port} (server.host / server.port): the port is in use by another process, or the address is not ` +
+              'available on this machine. Stop the other process or pick another port; to share a port on purpose use `--workers N` ' +
+              'or server.reusePort: true',
+          ));
           return;
         }
         this.listenSocket = socket;
         resolve(uWS.us_socket_local_port(socket as unknown as Parameters<typeof uWS.us_socket_local_port>[0]));
-      });
+      };
+      // The typings lack the (host, port, options, cb) overload the native binding has.
+      (this.app.listen as unknown as (h: string, p: number, o: number, cb: typeof onListen) => void)(host, port, options, onListen);
     });
   }
 

@@ -111,6 +111,9 @@ export class MetricCounters implements TransportStats, Omit<HubStats, 'observeLa
 
   clientError(code: string): void {
     (this.clientErrors.get(code) ?? (this.clientErrors.get(OTHER) as { value: number })).value++;
+    // Refusals decided before any token check are auth failures too (the authorizer and the
+    // publish check count their own codes once, where they decide).
+    if (code === 'channel_denied' || code === 'origin_denied') this.authFailure(code);
   }
 
   pollHold(outcome: PollOutcome): void {

@@ -19,6 +19,8 @@ export interface TransportContext {
   readonly stats: TransportStats;
   readonly log: Logger;
   readonly limiter: ConnectionLimiter;
+  /** False while the broker link is down: new subscribers get a prompt `broker_unavailable`. */
+  readonly brokerUp: () => boolean;
   router: ChannelRouter;
   classifier: ClientClassifier;
   cors: CorsPolicy;

@@ -6,7 +6,7 @@ import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
 import { FlushQueue } from './flush.js';
-import { admitRequest } from './lifecycle/admission.js';
+import { admitRequest, BROKER_RETRY_AFTER_S } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
 import { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import { resumeFrom } from './lifecycle/resume.js';
@@ -61,8 +61,22 @@ export class StreamTransport implements StreamOwner, Transport {
   readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
     const facts = readRequest(res, req, this.ctx.trustedIpHeader);
     if (this.life.draining) return this.sendElsewhere(res, facts.origin);
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
+    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth), (cors) => this.sendUnavailable(res, cors));
   };
+
+  /**
+   * The broker is down: not an error status (EventSource would give up for good) but a
+   * stream that names the problem and ends; the client retries after the `retry` hint.
+   */
+  private sendUnavailable(res: HttpResponse, cors: readonly (readonly [string, string])[]): void {
+    this.ctx.stats.clientError('broker_unavailable');
+    const err = new HeraldError('broker_unavailable');
+    res.writeStatus(statusLine(200));
+    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
+    for (const [k, v] of cors) res.writeHeader(k, v);
+    const fields = JSON.stringify({ code: err.code, message: err.message, temporary: true });
+    res.end(this.format.start(BROKER_RETRY_AFTER_S * 1000) + this.format.control('stream-error', '', fields));
+  }
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const cls = this.life.classify(facts);

@@ -21,7 +21,7 @@ broker: { type: redis, url: "${redisUrl}", linger: 300ms }
 channels:
   - { pattern: "${p}news:{n}", redis: "${p}app:news:{n}", access: public }
   - { pattern: "${p}jnews:{n}", access: public, payload: json }
-  - { pattern: "${p}locked:{n}", access: public, publish: ["${p}locked:*"] }
+  - { pattern: "${p}locked:{n}", access: public, publish: ["${p}locked:a*"] }
   - { pattern: "${p}other:{n}", access: public }
 publish:
   keys:
@@ -63,12 +63,14 @@ t.test('keys and loopback', async (t) => {
   t.equal((await publish(msg, { ...REMOTE, 'x-api-key': KEY_ALL })).code, 'ok', 'X-Api-Key');
   t.equal((await publish(msg, { ...REMOTE, 'x-api-key': 'k-news' })).code, 'ok', 'scoped key on its scope');
   t.equal((await publish({ channel: `${p}other:a`, data: 'x' }, { ...REMOTE, 'x-api-key': 'k-news' })).code, 'publish_forbidden', 'scoped key outside its scopes: 403');
-  t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { ...REMOTE, 'x-api-key': KEY_ALL })).code, 'publish_forbidden', 'rule requires a scope the key lacks: 403');
-  t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { ...REMOTE, 'x-api-key': 'k-locked' })).code, 'ok', 'key with the required scope');
+  t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { ...REMOTE, 'x-api-key': KEY_ALL })).code, 'ok', 'a `*` key on a channel the rule\'s publish list includes');
+  t.equal((await publish({ channel: `${p}locked:b`, data: 'x' }, { ...REMOTE, 'x-api-key': KEY_ALL })).code, 'publish_forbidden', 'the rule\'s publish list leaves this channel out: 403');
+  t.equal((await publish({ channel: `${p}locked:b`, data: 'x' })).code, 'publish_forbidden', 'also for loopback callers');
+  t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { ...REMOTE, 'x-api-key': 'k-locked' })).code, 'ok', 'scoped key');
   t.equal((await publish({ channel: `${p}locked:a`, data: 'x' }, { 'x-api-key': 'wrong' })).code, 'publish_unauthorized', 'a wrong key is refused even from loopback');
   const text = await scrape(h.url);
   t.ok(metricValue(text, 'herald_auth_failures_total', 'code="publish_unauthorized"') >= 3, 'auth failures counted');
-  t.ok(metricValue(text, 'herald_publish_requests_total', 'outcome="forbidden"') >= 2, 'forbidden counted');
+  t.ok(metricValue(text, 'herald_publish_requests_total', 'outcome="forbidden"') >= 3, 'forbidden counted');
   t.ok(metricValue(text, 'herald_publish_requests_total', 'outcome="unauthorized"') >= 3, 'unauthorized counted');
 });
 

@@ -7,6 +7,7 @@ import { waitFor } from '../helpers/wait.js';
 const { redisUrl, pub } = await redisWithPublisher(t);
 
 const config = (prefix: string): string => `
+server: { reusePort: true }
 broker: { type: redis, url: "${redisUrl}", linger: 300ms }
 channels:
   - { pattern: "${prefix}:{name}", access: public, history: { size: 50, maxAge: 1m } }

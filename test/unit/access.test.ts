@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { AccessRule, PublishKeyConfig, RuleConfig } from '../../src/config/types.js';
-import { checkAccess, globMatch, publishAllowed, type AccessRoute } from '../../src/auth/access.js';
+import { checkAccess, globMatch, publishAllowed, ruleAcceptsPublish, type AccessRoute } from '../../src/auth/access.js';
 import { explainAccess } from '../../src/auth/explain.js';
 import { TokenVerifier } from '../../src/auth/jwt.js';
 import { Router } from '../../src/rules/router.js';
@@ -105,15 +105,19 @@ t.test('publish keys and scopes', async (t) => {
     { key: 'k-admin', scopes: ['*', 'admin'] },
   ];
   const chat = route('chat:1', rule('chat:{id}', PUBLIC), { id: '1' });
-  const alerts = route('alerts', rule('alerts', PUBLIC, ['admin']));
+  const alerts = route('alerts:ops', rule('alerts:{n}', PUBLIC, ['alerts:ops*']), { n: 'ops' });
+  const alertsDev = route('alerts:dev', rule('alerts:{n}', PUBLIC, ['alerts:ops*']), { n: 'dev' });
   t.equal(codeOf(publishAllowed(keys, 'k-chat', chat)), 'allowed');
   t.equal(codeOf(publishAllowed(keys, '', chat)), 'publish_unauthorized', 'no key');
   t.equal(codeOf(publishAllowed(keys, 'k-cha', chat)), 'publish_unauthorized', 'unknown key');
   t.equal(codeOf(publishAllowed([], 'k-chat', chat)), 'publish_unauthorized', 'no keys configured');
   t.equal(codeOf(publishAllowed(keys, 'k-chat', alerts)), 'publish_forbidden', 'channel outside the key scopes');
-  t.equal(codeOf(publishAllowed(keys, 'k-admin', alerts)), 'allowed', 'rule scope held');
+  t.equal(codeOf(publishAllowed(keys, 'k-admin', alerts)), 'allowed', 'a `*` key on a channel the rule\'s publish list includes');
+  t.equal(codeOf(publishAllowed(keys, 'k-admin', alertsDev)), 'publish_forbidden', 'the rule\'s publish list narrows its channels');
+  t.equal(codeOf(ruleAcceptsPublish(alertsDev)), 'publish_forbidden', 'narrowing applies to loopback callers too');
+  t.equal(codeOf(ruleAcceptsPublish(chat)), 'allowed', 'no publish list: every channel of the rule');
   const wideChat = [{ key: 'k-wide', scopes: ['*'] }];
-  t.equal(codeOf(publishAllowed(wideChat, 'k-wide', alerts)), 'publish_forbidden', 'glob matches, rule scope missing');
+  t.equal(codeOf(publishAllowed(wideChat, 'k-wide', alerts)), 'allowed', 'scope `*` covers the channel');
   t.equal(codeOf(publishAllowed(wideChat, 'k-wide', chat)), 'allowed');
 });
 

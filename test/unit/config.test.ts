@@ -76,12 +76,25 @@ t.test('broken configs report FILE:LINE:COL', async (t) => {
 });
 
 t.test('warnings do not fail and come first', async (t) => {
-  const { config, lines } = check(t, 'channels:\n  - pattern: "a:{x}"\nserver:\n  port: x\n');
-  t.same(lines, ['F:2:5: warning: access is not set, so this rule is public; write `access: public` to say so (channels[0].access)', 'F:4:9: port must be an integer (server.port)']);
+  const { config, lines } = check(t, 'server:\n  port: x\n', { HERALD_PROT: '1' });
+  t.same(lines, ['env HERALD_PROT: warning: unknown variable HERALD_PROT is ignored; did you mean HERALD_PORT?', 'F:2:9: port must be an integer (server.port)']);
   t.equal(config, null);
-  const ok = check(t, 'channels:\n  - pattern: "a:{x}"\n');
+  const ok = check(t, 'server:\n  port: 9000\n', { HERALD_PROT: '1' });
   t.equal(ok.lines.length, 1);
-  t.same(ok.config?.channels[0]?.access, { kind: 'public' });
+  t.equal(ok.config?.server.port, 9000);
+});
+
+t.test('a rule without `access` is an error (default deny), at the rule', async (t) => {
+  const { config, lines } = check(t, 'channels:\n  - pattern: "a:{x}"\n');
+  t.same(lines, ['F:2:5: access is required: say who may subscribe (`access: public`, `access: token` or `access: { token: … }`) (channels[0].access)']);
+  t.equal(config, null, 'no config: the daemon does not start on it');
+  t.equal(check(t, 'channels:\n  - pattern: "a:{x}"\n    access: public\n').lines.length, 0, 'saying `access: public` is fine');
+});
+
+t.test('metrics.allow: words, IPs and CIDRs; anything else is an error at its line', async (t) => {
+  t.equal(check(t, 'metrics:\n  allow: [loopback, private, "10.1.0.0/16", "::1", "*"]\n').lines.length, 0);
+  t.same(check(t, 'metrics:\n  allow: [lan]\n').lines, ['F:2:11: `lan` is not `loopback`, `private`, `*`, an IP address or a CIDR (metrics.allow)']);
+  t.same(loadConfig({ file: null, env: {}, overrides: {} }).config?.metrics.allow, ['loopback', 'private'], 'default: loopback and private networks');
 });
 
 t.test('interpolation', async (t) => {
@@ -145,7 +158,7 @@ t.test('file: null gives the embedded defaults, deep-frozen', async (t) => {
   t.same(issues, []);
   if (config === null) throw new Error('no config');
   t.equal(config.file, '');
-  t.same(config.server, { host: '127.0.0.1', port: 8080, trustedIpHeader: '' });
+  t.same(config.server, { host: '127.0.0.1', port: 8080, reusePort: false, trustedIpHeader: '' });
   t.equal(config.broker.kind, 'memory');
   t.equal(config.broker.lingerMs, 5_000);
   t.same(config.channels, [{

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ErrorCode } from '../../src/errors.js';
 
-// README's error table and src/errors.ts must agree in both directions (codes, status, temporary).
+// docs/errors.md: the error table and src/errors.ts must agree in both directions (codes, status, temporary).
 
 interface Row {
   readonly status: number;
@@ -13,18 +13,15 @@ const HEADER = '| Code | Status | Temporary | Meaning | What to do |';
 const ROW = /^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \| [^|]*\S[^|]* \| .*\S.* \|$/;
 
 /**
- * The rows of the error table in the `## Errors` section of `markdown`. Every line of that
+ * The rows of the error table (the one under HEADER) in `markdown`. Every line of that
  * table must be a well-formed row: a malformed one is a problem, never silently skipped.
  */
 export function parseErrorTable(markdown: string): { rows: Map<string, Row>; problems: string[] } {
-  const start = markdown.indexOf('\n## Errors');
-  const end = start < 0 ? -1 : markdown.indexOf('\n## ', start + 1);
-  const section = start < 0 ? '' : markdown.slice(start, end < 0 ? undefined : end);
-  const lines = section.split('\n');
+  const lines = markdown.split('\n');
   const header = lines.indexOf(HEADER);
   const rows = new Map<string, Row>();
   const problems: string[] = [];
-  if (header < 0) return { rows, problems: ['no error table header in ## Errors'] };
+  if (header < 0) return { rows, problems: ['no error table header'] };
   for (const line of lines.slice(header + 2)) {
     if (!line.startsWith('|')) break;
     const m = ROW.exec(line);
@@ -35,7 +32,7 @@ export function parseErrorTable(markdown: string): { rows: Map<string, Row>; pro
   return { rows, problems };
 }
 
-const { rows, problems } = parseErrorTable(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'));
+const { rows, problems } = parseErrorTable(readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8'));
 
 t.test('every row of the table is well formed', async (t) => {
   t.same(problems, []);
@@ -47,7 +44,7 @@ t.test('every code in errors.ts is documented with its status and temporary flag
   }
 });
 
-t.test('README documents no code that errors.ts lacks', async (t) => {
+t.test('docs/errors.md documents no code that errors.ts lacks', async (t) => {
   for (const code of rows.keys()) t.ok(code in ErrorCode, code);
 });
 
@@ -60,5 +57,5 @@ t.test('the parser reports what it cannot read', async (t) => {
     t.equal(parseErrorTable(doc(good, bad)).problems.length, 1, bad);
   }
   t.same(parseErrorTable(doc(good, good)).problems, ['duplicate row: a_b']);
-  t.same(parseErrorTable('## Other').problems, ['no error table header in ## Errors']);
+  t.same(parseErrorTable('## Other').problems, ['no error table header']);
 });

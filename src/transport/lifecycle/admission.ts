@@ -8,6 +8,11 @@ import type { TransportContext } from '../context.js';
 import type { AuthResult } from './authorize.js';
 
 export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
+/** Answers a request that arrives while the broker is down (SSE: a stream that says so). */
+export type Unavailable = (cors: readonly (readonly [string, string])[]) => void;
+
+/** Seconds a client should wait before retrying while the broker is down. */
+export const BROKER_RETRY_AFTER_S = 2;
 
 /**
  * The checks every new connection passes, in one order, for every transport (a draining
@@ -16,12 +21,15 @@ export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
  *      so no subscription work is done for it (no Origin, same-origin or non-browser, pass);
  *   2. channels, when the request names them up front (SSE, NDJSON, poll; a WebSocket
  *      subscribes later, frame by frame, through the same router and authorizer);
- *   3. the per-IP slot, held from here on: whoever gets a connection releases it once.
+ *   3. the broker: nothing could go live until it is back, so answer now rather than hold
+ *      the client silently;
+ *   4. the per-IP slot, held from here on: whoever gets a connection releases it once.
  */
 function gate(ctx: TransportContext, facts: RequestFacts, withChannels: boolean): HeraldError | readonly Route[] {
   if (!ctx.cors.allowsOrigin(facts.origin)) return new HeraldError('origin_denied');
   const routes = withChannels ? resolveChannels(facts.query.getAll('channel'), ctx.router, ctx.limits.maxSubscriptionsPerConnection) : [];
   if (routes instanceof HeraldError) return routes;
+  if (!ctx.brokerUp()) return new HeraldError('broker_unavailable');
   if (!ctx.limiter.admit(facts.ip)) return new HeraldError('too_many_connections');
   return routes;
 }
@@ -32,10 +40,16 @@ function gate(ctx: TransportContext, facts: RequestFacts, withChannels: boolean)
  * onAborted attached first. On success the IP slot is held and `admitted` owns releasing
  * it; every refusal is answered and counted here.
  */
-export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted): void | Promise<void> {
+export function admitRequest(
+  ctx: TransportContext,
+  res: HttpResponse,
+  facts: RequestFacts,
+  admitted: Admitted,
+  unavailable: Unavailable = (cors) => refuse(ctx, res, new HeraldError('broker_unavailable'), cors),
+): void | Promise<void> {
   const cors = ctx.cors.headers(facts.origin);
   const routes = gate(ctx, facts, true);
-  if (routes instanceof HeraldError) return refuse(ctx, res, routes, cors);
+  if (routes instanceof HeraldError) return routes.code === 'broker_unavailable' ? unavailable(cors) : refuse(ctx, res, routes, cors);
   const settle = (auth: AuthResult): void => {
     if (auth.error === null) return admitted(routes, auth);
     ctx.limiter.release(facts.ip);
@@ -77,5 +91,5 @@ export function admitUpgrade(ctx: TransportContext, res: HttpResponse, facts: Re
 
 export function refuse(ctx: TransportContext, res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
   ctx.stats.clientError(err.code);
-  writeError(res, err, cors);
+  writeError(res, err, err.code === 'broker_unavailable' ? [...cors, ['Retry-After', String(BROKER_RETRY_AFTER_S)]] : cors);
 }
