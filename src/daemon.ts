@@ -3,6 +3,7 @@ import { checkAccess, publishAllowed } from './auth/access.js';
 import { msUntilExpiry, TokenVerifier } from './auth/jwt.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
+import { RedisClusterBroker, type ShardInfo } from './broker/redis-cluster.js';
 import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
 import { HeraldError, isHeraldError } from './errors.js';
@@ -44,6 +45,8 @@ export interface DaemonHooks {
 export class Daemon {
   private config: Config;
   private readonly broker: Broker;
+  /** Shard masters of a sharded cluster broker (for /readyz and metrics); empty otherwise. */
+  private readonly shards: () => ShardInfo[];
   private readonly hub: Hub;
   private readonly interest: InterestTracker;
   private readonly http: HttpServer;
@@ -78,16 +81,16 @@ export class Daemon {
       channels: () => this.hub.channelCount,
       brokerConnected: () => this.broker.status === 'ready',
       pollsHeld: () => this.poll.held,
+      ...(config.broker.kind === 'cluster' && config.broker.cluster.mode === 'sharded' && {
+        brokerShards: () => this.shards().map((s) => ({ node: s.node, ready: s.status === 'ready' })),
+      }),
     };
     this.metrics = new HeraldMetrics(sources, { defaultMetrics: true, classes: classifier.names });
     const metrics = this.metrics;
-    this.broker =
-      config.broker.kind === 'redis'
-        ? new RedisBroker(config.broker, log, {
-            reconnect: () => metrics.brokerReconnect(),
-            probeMissed: () => metrics.brokerProbeMissed(),
-          })
-        : new MemoryBroker(log);
+    const brokerStats = { reconnect: () => metrics.brokerReconnect(), probeMissed: () => metrics.brokerProbeMissed() };
+    const sharded = config.broker.kind === 'cluster' && config.broker.cluster.mode === 'sharded' ? new RedisClusterBroker(config.broker, log, brokerStats) : null;
+    this.shards = () => sharded?.shards() ?? [];
+    this.broker = sharded ?? (config.broker.kind === 'memory' ? new MemoryBroker(log) : new RedisBroker(config.broker, log, brokerStats));
     const history = (this.history = new MemoryHistory());
     history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
@@ -156,7 +159,7 @@ export class Daemon {
     const http = this.http;
     const cfg = (): Config => this.config;
     http.get('/healthz', (res) => healthz(res));
-    http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining }));
+    http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining, brokerShards: () => this.shards() }));
     http.get('/sse', this.sse.handle);
     http.get('/stream', this.ndjson.handle);
     http.get('/poll', this.poll.handle);
