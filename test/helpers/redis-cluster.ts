@@ -280,11 +280,11 @@ export function channelInSlot(prefix: string, slot: number): string {
 }
 
 /** Herald's config for `cluster` with public channels `${prefix}:{name}`; short timeouts for tests. */
-export function clusterConfig(cluster: RedisCluster, prefix: string): string {
+export function clusterConfig(cluster: RedisCluster, prefix: string, mode: 'sharded' | 'classic' = 'sharded'): string {
   return `
 broker:
   type: cluster
-  cluster: { nodes: [${cluster.seeds.map((s) => `"${s}"`).join(', ')}] }
+  cluster: { nodes: [${cluster.seeds.map((s) => `"${s}"`).join(', ')}], mode: ${mode} }
   reconnectMin: 50ms
   reconnectMax: 300ms
   probeInterval: 500ms

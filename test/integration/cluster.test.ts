@@ -97,5 +97,25 @@ t.test('Redis Cluster, sharded mode', async (t) => {
     t.equal(ready.shards.find((x) => x.node === `127.0.0.1:${to}`)?.slots, ranges.filter((r) => r[2] === to).reduce((n, [a, b]) => n + b - a + 1, 1));
   });
 
+  await t.test('classic mode: SUBSCRIBE on one node, apps PUBLISH on any node', async (t) => {
+    const classic = await startHerald(t, { config: clusterConfig(cluster, p, 'classic') });
+    const channel = `${p}:classic`;
+    const s = await RawSse.open(`${classic.url}/sse?channel=${channel}`);
+    t.teardown(() => s.close());
+    await s.until(() => s.retry !== null);
+    // PUBLISH on a node that is not the one Herald subscribed on: the cluster bus broadcasts it.
+    const far = cluster.admin(cluster.nodes.at(-1)!.port);
+    await far.publish(channel, 'broadcast');
+    far.disconnect();
+    const res = await fetch(`${classic.url}/publish`, { method: 'POST', body: JSON.stringify({ channel, data: 'api' }) });
+    t.equal(res.status, 200);
+    await s.waitForMessages(2);
+    t.same(s.messages().map((e) => e.data), ['broadcast', 'api']);
+    const counts = await Promise.all(cluster.nodes.map((n) => heraldSubscribers(cluster, n.port, classic.pid)));
+    t.equal(counts.reduce((a, b) => a + b, 0), 1, 'one subscriber connection in the whole cluster');
+    const metrics = await scrape(classic.url);
+    t.ok(Number.isNaN(metricValue(metrics, 'herald_broker_shards')), 'no per-shard metrics in classic mode');
+  });
+
   t.equal(await h.stop(), 0, 'clean shutdown');
 });
