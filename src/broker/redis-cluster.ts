@@ -36,8 +36,9 @@ export interface ShardInfo {
  *   new owner once the refreshed map names it, and onLive follows its acknowledgement.
  * - onLive is reported only for an acknowledgement from the link that owns the slot in the
  *   current map, so a late reply from a former owner never claims coverage.
- * - `status` is 'ready' when the map covers all 16384 slots and every master's link is
- *   ready; handler.onStatus hears 'ready' and 'closed' only (partial loss is per channel).
+ * - `status` is 'ready' when the map covers all 16384 slots, every master's link is ready and
+ *   so is the publisher; handler.onStatus hears 'ready' and 'closed' only (partial loss is per
+ *   channel).
  *
  * A per-channel command for later work (e.g. a Redis Function on a channel's stream) routes
  * the same way: slotOf(name) → map owner; the Cluster client already does that for commands
@@ -61,6 +62,7 @@ export class RedisClusterBroker implements Broker {
   #refreshTimer: { timer: NodeJS.Timeout; at: number } | null = null;
   #refreshing = false;
   #refreshAgain = false;
+  #isRefreshErrorLogged = false;
 
   constructor(config: BrokerConfig, log: Logger, stats: RedisBrokerStats) {
     this.#config = config;
@@ -85,6 +87,7 @@ export class RedisClusterBroker implements Broker {
       },
     );
     this.#pub.on('error', (err: Error) => this.#log.debug('publisher error', { err: err.message }));
+    for (const event of ['ready', 'close', 'end']) this.#pub.on(event, () => this.#guard(`publisher ${event}`, () => this.#updateStatus()));
   }
 
   get status(): BrokerStatus {
@@ -168,9 +171,12 @@ export class RedisClusterBroker implements Broker {
       const up = map === null ? [] : [...map.masters].filter(([k]) => this.#links.get(k)?.status === 'ready').map(([, n]) => n);
       const known = map === null ? [] : [...up, ...map.nodes.values()];
       const next = await fetchSlotMap(dedupe([...known, ...this.#config.cluster.nodes]), credentialsOf(this.#config.url), this.#config.probeTimeoutMs);
+      this.#isRefreshErrorLogged = false;
       if (this.#status !== 'closed') this.#guard('apply slot map', () => this.#apply(next));
     } catch (err) {
-      this.#log.warn('no cluster node answered CLUSTER SLOTS', { err: String(err) });
+      // One warning per outage; the retries that follow log at debug.
+      (this.#isRefreshErrorLogged ? this.#log.debug : this.#log.warn)('no cluster node answered CLUSTER SLOTS', { err: String(err) });
+      this.#isRefreshErrorLogged = true;
       // Nothing reachable at boot: start() resolves and readiness stays red while retrying.
       this.#onStarted?.();
       this.#onStarted = null;
@@ -288,7 +294,8 @@ export class RedisClusterBroker implements Broker {
   #updateStatus(): void {
     if (this.#status === 'closed') return;
     const map = this.#map;
-    const ready = map !== null && map.isComplete && [...map.masters.keys()].every((k) => this.#links.get(k)?.status === 'ready');
+    const ready =
+      map !== null && map.isComplete && this.#pub.status === 'ready' && [...map.masters.keys()].every((k) => this.#links.get(k)?.status === 'ready');
     this.#setStatus(ready ? 'ready' : this.#hasBeenReady ? 'reconnecting' : 'connecting');
   }
 

@@ -54,8 +54,6 @@ export function connectSingle(config: BrokerConfig, options: RedisOptions): Redi
       name: config.sentinel.masterName,
       // Sentinels often share the data nodes' password.
       ...(credentialsOf(config.url).password !== undefined && { sentinelPassword: credentialsOf(config.url).password }),
-      // Reconnect as soon as the sentinels announce +switch-master, not at the next probe.
-      failoverDetector: true,
     });
   }
   if (config.kind === 'cluster') {

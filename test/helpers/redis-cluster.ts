@@ -38,13 +38,18 @@ async function spawnNode(bin: string, args: readonly string[], port: number): Pr
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${bin} exited: ${output}`);
-      return ping(port);
-    },
-    { timeoutMs: 10_000, intervalMs: 20, what: `${bin} on port ${port}` },
-  );
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${bin} exited: ${output}`);
+        return ping(port);
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: `${bin} on port ${port}` },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     port,
     addr: `127.0.0.1:${port}`,
@@ -97,24 +102,34 @@ export async function startCluster(t: HasTeardown, opts: { masters?: number; rep
   const admins: Redis[] = [];
   t.teardown(() => admins.forEach((a) => a.disconnect()));
   const count = masters * (1 + replicas);
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   await Promise.all(
-    ports.map(async (port) => {
-      const args = [
-        ...BASE,
-        '--port', String(port),
-        '--dir', dir,
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000',
-        // A replica may always take over, however long it was cut off (tests kill masters).
-        '--cluster-replica-validity-factor', '0',
-      ];
-      nodes.push(await spawnNode('redis-server', args, port));
+    Array.from({ length: count }, async () => {
+      // The cluster bus gets a free port of its own (default port + 10000 may be taken), and
+      // a port taken between freePort() and the bind is retried on new ones.
+      for (let attempt = 0; ; attempt++) {
+        const [port, bus] = [await freePort(), await freePort()];
+        const args = [
+          ...BASE,
+          '--port', String(port),
+          '--cluster-port', String(bus),
+          '--dir', dir,
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`,
+          '--cluster-node-timeout', '1000',
+          // A replica may always take over, however long it was cut off (tests kill masters).
+          '--cluster-replica-validity-factor', '0',
+        ];
+        try {
+          nodes.push(await spawnNode('redis-server', args, port));
+          return;
+        } catch (err) {
+          if (attempt >= 4) throw err;
+        }
+      }
     }),
   );
   nodes.sort((a, b) => a.port - b.port);
-  await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
+  await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => n.port).map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
     timeout: 30_000,
   });
   const admin = (port: number): Redis => {

@@ -27,6 +27,9 @@ channels:
 log: { level: info }
 `,
   });
+  t.teardown(() => {
+    if (!t.passing()) t.comment(h.logs().slice(-6000));
+  });
   const check = await (await fetch(`${h.url}/readyz`)).json();
   t.match(check, { status: 'ready' });
   const channel = `${p}:news`;
