@@ -194,7 +194,7 @@ export class RedisClusterBroker implements Broker {
     this.#map = map;
     for (const [key, node] of map.masters) {
       if (this.#links.has(key)) continue;
-      const link = new ShardLink(key, { ...linkOptions(this.#config), ...credentialsOf(this.#config.url), host: node.host, port: node.port }, this.#events, this.#log);
+      const link = new ShardLink(key, { ...linkOptions(this.#config), ...credentialsOf(this.#config.url), host: node.host, port: node.port }, this.#events, this.#log, this.#config.reconnectMaxMs);
       this.#links.set(key, link);
       this.#log.info('shard master', { node: key, slots: map.rangesOf(key).join(',') });
       link.connect();

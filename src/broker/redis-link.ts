@@ -100,3 +100,18 @@ export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number):
   const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
   return Math.round(Math.max(minMs, Math.min(maxMs, delay)));
 }
+
+/**
+ * ioredis stops reconnecting for good ('end') after some connect failures (e.g. a Sentinel
+ * connector closed while resolving the master). A Herald link must never stay down, so an
+ * ended connection is connected again after `delayMs`, unless `isClosed()`.
+ */
+export function reviveOnEnd(conn: Redis, delayMs: number, isClosed: () => boolean, log: Logger): void {
+  conn.on('end', () => {
+    if (isClosed()) return;
+    log.warn('redis connection ended; connecting again', { inMs: delayMs });
+    setTimeout(() => {
+      if (!isClosed() && conn.status === 'end') conn.connect().catch((err: unknown) => log.debug('reconnect after end failed', { err: String(err) }));
+    }, delayMs).unref();
+  });
+}

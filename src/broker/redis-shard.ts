@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { quitOrDrop } from './redis-link.js';
+import { quitOrDrop, reviveOnEnd } from './redis-link.js';
 import { slotOf } from './redis-slots.js';
 
 /** Large resubscribes are split so one command stays a reasonable size for Redis. */
@@ -57,12 +57,13 @@ export class ShardLink {
   #probeSeq = 0;
   #isErrorLogged = false;
 
-  constructor(key: string, options: RedisOptions, events: ShardEvents, log: Logger) {
+  constructor(key: string, options: RedisOptions, events: ShardEvents, log: Logger, reviveDelayMs: number) {
     this.key = key;
     this.#events = events;
     this.#log = log.child({ shard: key });
     this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
     this.#wire();
+    reviveOnEnd(this.#conn, reviveDelayMs, () => this.#status === 'closed', this.#log);
   }
 
   get status(): BrokerStatus {

@@ -4,7 +4,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { connectSingle, linkOptions, quitOrDrop } from './redis-link.js';
+import { connectSingle, linkOptions, quitOrDrop, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
 export interface RedisBrokerStats {
@@ -142,6 +142,7 @@ export class RedisBroker implements Broker {
     });
     this.#pub.on('error', (err: Error) => this.#log.debug('publisher connection error', { err: err.message }));
     this.#pub.on('ready', () => this.#log.debug('publisher ready'));
+    for (const conn of [sub, this.#pub]) reviveOnEnd(conn, this.#config.reconnectMaxMs, () => this.#status === 'closed', this.#log);
   }
 
   #resubscribe(): void {
