@@ -156,9 +156,16 @@ export class RedisBroker implements Broker {
     this.#subscribeChunks([this.#probeChannel, ...desired], generation).then(
       (isCurrent) => {
         if (!isCurrent || this.#status === 'closed') return;
-        this.#setStatus('ready');
-        this.#onStarted?.();
-        this.#onStarted = null;
+        const becomeReady = (): void => {
+          if (generation !== this.#generation || this.#status === 'closed') return;
+          this.#setStatus('ready');
+          this.#onStarted?.();
+          this.#onStarted = null;
+        };
+        // The first 'ready' also waits for the publisher, so /readyz never says ready while
+        // POST /publish would still fail; later reconnects of the subscriber do not wait.
+        if (this.#hasBeenReady || this.#pub.status === 'ready') becomeReady();
+        else this.#pub.once('ready', () => this.#guard('publisher ready', becomeReady));
       },
       (err: unknown) => this.#log.warn('resubscribe failed; waiting for the next reconnect', { err: String(err) }),
     );
