@@ -4,6 +4,7 @@ import { TokenVerifier } from './auth/jwt.js';
 import { AddressAllowList } from './net/address-allow.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
+import { RedisClusterBroker, type ShardInfo } from './broker/redis-cluster.js';
 import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
 import { RESTART_ONLY_SECTIONS } from './config/schema.js';
@@ -50,6 +51,8 @@ export class Daemon {
   private config: Config;
   private readonly broker: Broker;
   private readonly history = new MemoryHistory();
+  /** Shard masters of a sharded cluster broker (for /readyz and metrics); empty otherwise. */
+  private readonly shards: () => ShardInfo[];
   private readonly hub: Hub;
   private readonly http: HttpServer;
   private readonly ctx: TransportContext;
@@ -77,16 +80,19 @@ export class Daemon {
         channels: () => this.hub.channelCount,
         brokerConnected: () => this.broker.status === 'ready',
         pollsHeld: () => this.poll.size,
+        ...(config.broker.kind === 'cluster' && config.broker.cluster.mode === 'sharded' && {
+          brokerShards: () => this.shards().map((s) => ({ node: s.node, ready: s.status === 'ready' })),
+        }),
       },
       { defaultMetrics: true, classes: config.classes.list.map((c) => c.name) },
     ));
     // metrics.allow needs a restart to change, like the rest of `metrics`.
     const metricsAllow = new AddressAllowList(config.metrics.allow);
     this.scrape = { allows: (ip) => metricsAllow.allows(ip), text: hooks.metricsText ?? (() => metrics.text()), contentType: metrics.contentType };
-    this.broker =
-      config.broker.kind === 'redis'
-        ? new RedisBroker(config.broker, log, { reconnect: () => metrics.brokerReconnect(), probeMissed: () => metrics.brokerProbeMissed() })
-        : new MemoryBroker(log);
+    const brokerStats = { reconnect: () => metrics.brokerReconnect(), probeMissed: () => metrics.brokerProbeMissed() };
+    const sharded = config.broker.kind === 'cluster' && config.broker.cluster.mode === 'sharded' ? new RedisClusterBroker(config.broker, log, brokerStats) : null;
+    this.shards = () => sharded?.shards() ?? [];
+    this.broker = sharded ?? (config.broker.kind === 'memory' ? new MemoryBroker(log) : new RedisBroker(config.broker, log, brokerStats));
     this.history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
     this.sweeper = setInterval(guarded(log, 'history sweep', () => this.history.sweep(performance.now())), 30_000);
@@ -142,7 +148,7 @@ export class Daemon {
     const http = this.http;
     const cfg = (): Config => this.config;
     http.get('/healthz', (res) => healthz(res));
-    http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining }));
+    http.get('/readyz', readyz({ brokerStatus: () => this.broker.status, isDraining: () => this.draining, brokerShards: () => this.shards() }));
     http.get('/sse', sse.handle);
     http.get('/stream', ndjson.handle);
     http.get('/poll', this.poll.handle);

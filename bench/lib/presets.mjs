@@ -30,6 +30,17 @@ export function scenarios({ quick }) {
     const cycles = quick ? 1000 : 5000;
     out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50 } });
   }
+  // The same many-channel fan-out on one Redis and on a 3-shard cluster (sharded pub/sub):
+  // Herald only (the floor speaks PSUBSCRIBE to one node). Rows report each Redis' CPU.
+  for (const t of ['sse', 'ws']) {
+    const [k, n, rate] = quick ? [300, 1500, 5] : [1000, 5000, 4];
+    for (const shards of [1, 3]) {
+      out.push({
+        preset: 'cluster', label: `${shards === 1 ? '1 Redis' : `${shards} shards`}: ${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n },
+        k, rate, seconds: secs, size: 64, heraldOnly: true, ...(shards > 1 && { cluster: { shards } }),
+      });
+    }
+  }
   const third = quick ? 300 : 1000;
   out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64 });
   return out;

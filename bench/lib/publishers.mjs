@@ -1,10 +1,14 @@
 /**
- * Publishers. Redis: raw RESP PUBLISH, pipelined on one connection (what an app does).
+ * Publishers. Redis: raw RESP PUBLISH, pipelined on one connection (what an app does); a
+ * cluster: SPUBLISH on one such connection per shard master.
  * Nchan: HTTP POST to its publisher endpoint, pipelined on a few keep-alive connections.
  * Both count answers, so the caller can wait until every publish has been accepted.
  */
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +21,58 @@ export async function startRedis() {
     '--appendonly', 'no', '--dir', dir, '--maxclients', '1000'], { stdio: 'ignore' });
   await waitForPort(port, 10000);
   return {
-    port, pid: proc.pid, url: `redis://127.0.0.1:${port}`,
+    port, pid: proc.pid, pids: [proc.pid], url: `redis://127.0.0.1:${port}`,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A Redis Cluster of `masters` masters (no replicas: the bench measures throughput, not
+ * failover), for the `cluster` preset. `pids` lets the scenario read each shard's CPU.
+ */
+export async function startCluster(masters = 3) {
+  const ports = await Promise.all(Array.from({ length: masters }, () => freePort()));
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-cluster-'));
+  const procs = ports.map((port) => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+    '--maxclients', '1000'], { stdio: 'ignore' }));
+  await Promise.all(ports.map((port) => waitForPort(port, 10000)));
+  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+  const admin = new Redis({ port: ports[0], host: '127.0.0.1' });
+  for (let i = 0; i < 200 && !String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await new Promise((r) => setTimeout(r, 50));
+  // Slot → master port, read once: the bench's channels do not move.
+  const owner = new Array(16384);
+  for (const [start, end, [, port]] of await admin.call('CLUSTER', 'SLOTS')) for (let s = start; s <= end; s++) owner[s] = Number(port);
+  admin.disconnect();
+  return {
+    cluster: true, ports, port: ports[0], pids: procs.map((p) => p.pid), url: `redis://127.0.0.1:${ports[0]}`,
+    seeds: ports.map((p) => `127.0.0.1:${p}`),
+    ownerOf: (channel) => owner[calculateSlot(channel)],
+    async stop() {
+      for (const p of procs) p.kill('SIGTERM');
+      await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)))));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SPUBLISH, each channel on a raw RESP connection to the master of its slot (what a cluster-aware app does). */
+export async function clusterPublisher(cluster) {
+  const byPort = new Map();
+  for (const port of cluster.ports) byPort.set(port, await redisPublisher(port, 'SPUBLISH'));
+  const route = new Map();
+  return {
+    publish(channel, payload) {
+      let pub = route.get(channel);
+      if (pub === undefined) route.set(channel, (pub = byPort.get(cluster.ownerOf(channel))));
+      pub.publish(channel, payload);
+    },
+    pending: () => [...byPort.values()].reduce((n, p) => n + p.pending(), 0),
+    close: () => { for (const p of byPort.values()) p.close(); },
   };
 }
 
@@ -35,7 +85,7 @@ function connect(port) {
   });
 }
 
-export async function redisPublisher(port) {
+export async function redisPublisher(port, command = 'PUBLISH') {
   const sock = await connect(port);
   let acked = 0;
   let sent = 0;
@@ -47,7 +97,7 @@ export async function redisPublisher(port) {
     publish(channel, payload) {
       const cl = Buffer.byteLength(channel);
       const pl = Buffer.byteLength(payload);
-      sock.write(`*3\r\n$7\r\nPUBLISH\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
+      sock.write(`*3\r\n$${command.length}\r\n${command}\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
       sent++;
     },
     pending: () => sent - acked,

@@ -52,6 +52,13 @@ export function markdown(meta, results) {
         }
       }
     }
+    if (p === 'cluster') {
+      L.push('', 'Redis per shard (CPU over the measured window; µs per message published to that shard):', '',
+        '| transport | scenario | shard | messages | Redis CPU s | Redis CPU µs/publish |', '|---|---|---|---|---|---|');
+      for (const r of rows.filter((x) => !x.failed)) {
+        for (const sh of r.redisShards ?? []) L.push(`| ${transportOf(r)} | ${r.label} | :${sh.port} | ${fmt(sh.published)} | ${fmt(sh.cpuS, 3)} | ${fmt(sh.cpuUsPerPublish, 2)} |`);
+      }
+    }
     L.push('');
   }
   L.push('## Issue 6 targets', '', '| target | measured | verdict |', '|---|---|---|');

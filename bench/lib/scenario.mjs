@@ -4,7 +4,7 @@
  * per-delivery costs. Every number comes from /proc or from the clients, never from the server.
  */
 import { clientPool } from './clients.mjs';
-import { redisPublisher, nchanPublisher } from './publishers.mjs';
+import { clusterPublisher, redisPublisher, nchanPublisher, startCluster } from './publishers.mjs';
 import { sample, delta, tcpSegsOut } from './proc.mjs';
 import { startTarget } from './targets.mjs';
 import { channelName, payload, WARM } from './wire.mjs';
@@ -14,7 +14,23 @@ const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.rou
 
 async function publisherFor(target, redis) {
   if (target.name === 'nchan') return nchanPublisher(target.port, target.pubPath);
+  if (redis.cluster) return clusterPublisher(redis);
   return redisPublisher(redis.port);
+}
+
+/** CPU of each Redis server (each shard master) over the window, per message it was sent. */
+function redisShards(redis, before, sent) {
+  const perPort = new Map();
+  for (const [channel, n] of Object.entries(sent)) {
+    const port = redis.cluster ? redis.ownerOf(channel) : redis.port;
+    perPort.set(port, (perPort.get(port) ?? 0) + n);
+  }
+  return redis.pids.map((pid, i) => {
+    const port = redis.cluster ? redis.ports[i] : redis.port;
+    const cpuUs = delta(before[i], sample([pid])).cpuUs;
+    const published = perPort.get(port) ?? 0;
+    return { port, published, cpuS: round(cpuUs / 1e6, 3), cpuUsPerPublish: published ? round(cpuUs / published) : null };
+  });
 }
 
 /** Publishes `rate` msg/s on each of `k` channels for `seconds`; message g goes to channel g % k. */
@@ -40,7 +56,17 @@ function sentPerChannel(total, k) {
 }
 
 /** spec: { preset, label, mix: {sse?, ws?, poll?}, k, rate, seconds, size, idle?, churn? } */
-export async function runScenario(targetName, redis, spec) {
+export async function runScenario(targetName, sharedRedis, spec) {
+  // The cluster preset's 3-shard rows get a cluster of their own, started fresh.
+  const own = spec.cluster ? await startCluster(spec.cluster.shards) : null;
+  try {
+    return await runOn(targetName, own ?? sharedRedis, spec);
+  } finally {
+    await own?.stop();
+  }
+}
+
+async function runOn(targetName, redis, spec) {
   const target = await startTarget(targetName, { redis });
   const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
   const pub = await publisherFor(target, redis);
@@ -75,12 +101,14 @@ export async function runScenario(targetName, redis, spec) {
     if (spec.idle) { res.errors = (await pool.stats()).errors; return res; }
 
     await pool.reset();
+    const r0 = redis.pids.map((pid) => sample([pid]));
     const s0 = sample(target.pids());
     const segs0 = tcpSegsOut(target.port);
     const me0 = process.cpuUsage();
     const t0 = performance.now();
     const total = await publishFor(pub, spec);
     const sent = sentPerChannel(total, spec.k);
+    const redisCpu = () => redisShards(redis, r0, sent);
     const expected = conns.reduce((a, [, ch]) => a + sent[ch], 0);
     let last = -1; let lastChange = performance.now(); let got = 0;
     for (;;) {
@@ -93,6 +121,7 @@ export async function runScenario(targetName, redis, spec) {
     }
     const wallMs = performance.now() - t0;
     const s1 = sample(target.pids());
+    const shardCpu = redisCpu();
     const segs1 = tcpSegsOut(target.port);
     const me = process.cpuUsage(me0);
     const st = await pool.stats(sent);
@@ -119,6 +148,7 @@ export async function runScenario(targetName, redis, spec) {
       serverCpuUsPerPollCycle: cycles ? round(d.cpuUs / cycles) : undefined,
       loadgenCpuS: round((st.cpuUs + me.user + me.system) / 1e6, 3),
       errors: st.errors,
+      redisShards: shardCpu,
       perTransport: Object.fromEntries(Object.entries(st.per).map(([t, s]) => [t, {
         deliveries: s.received, lost: s.lost, resets: s.resets, late: s.late, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
       }])),

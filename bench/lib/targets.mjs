@@ -39,8 +39,11 @@ function waitListening(proc, what, timeoutMs) {
   });
 }
 
-export function heraldConfig(redisUrl) {
-  return `broker: { type: redis, url: ${redisUrl} }
+export function heraldConfig(redis) {
+  const broker = redis.cluster
+    ? `{ type: cluster, cluster: { nodes: [${redis.seeds.map((s) => `"${s}"`).join(', ')}], mode: sharded } }`
+    : `{ type: redis, url: ${redis.url} }`;
+  return `broker: ${broker}
 channels:
   - { pattern: "bench:{name}", access: public, payload: text, history: { size: 100, maxAge: 1m } }
 limits: { maxBufferedBytes: 4mb, maxSubscriptionsPerConnection: 64 }
@@ -53,12 +56,12 @@ export async function startHerald({ redis }) {
   if (!existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const cfg = join(dir, 'herald.yaml');
-  writeFileSync(cfg, heraldConfig(redis.url));
+  writeFileSync(cfg, heraldConfig(redis));
   const port = await freePort();
   // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
   const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
-    '--host', '127.0.0.1', '--redis', redis.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--host', '127.0.0.1', ...(redis.cluster ? [] : ['--redis', redis.url])], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitListening(proc, 'herald', 15000);
   for (let i = 0; i < 200 && (await httpStatus(port, '/readyz')) !== 200; i++) await sleep(50);
   return {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
+import { connectSingle, linkOptions, quitOrDrop, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
 export interface RedisBrokerStats {
@@ -15,12 +16,11 @@ export interface RedisBrokerStats {
 
 /** Large resubscribes are split so one command stays a reasonable size for Redis. */
 const CHANNELS_PER_COMMAND = 5000;
-/** How long QUIT may take at close before the socket is dropped (a paused server never answers). */
-const QUIT_TIMEOUT_MS = 1000;
 
 /**
  * Redis pub/sub for the whole process: ONE subscriber connection carries every channel, and a
- * separate publisher connection carries PUBLISH (and the liveness probe).
+ * separate publisher connection carries PUBLISH (and the liveness probe). Both go to one Redis,
+ * to the master Sentinel names, or to one node of a cluster in classic mode (redis-link.ts).
  *
  * - The hub's interest tracker owns the subscription set (STYLE I.4): ioredis'
  *   `autoResubscribe` is off, and every (re)connect resubscribes `handler.desiredChannels()`
@@ -67,25 +67,9 @@ export class RedisBroker implements Broker {
     this.#log = log.child({ component: 'broker', kind: 'redis' });
     this.#stats = stats;
     this.#probeChannel = `${config.probeChannel}:${process.pid}-${randomBytes(4).toString('hex')}`;
-    const common: RedisOptions = {
-      lazyConnect: true,
-      // Fail fast instead of queueing without bound while down (STYLE I.4).
-      enableOfflineQueue: false,
-      // In-flight commands are not replayed after a reconnect: the resubscribe covers SUBSCRIBE,
-      // and a PUBLISH must not be sent twice.
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMinMs, config.reconnectMaxMs),
-      connectTimeout: Math.max(1000, config.probeTimeoutMs),
-      // A stopped server never acknowledges FIN; destroy the socket soon after ending it.
-      disconnectTimeout: 500,
-    };
-    this.#sub = new Redis(config.url, {
-      ...common,
-      autoResubscribe: false,
-      connectionName: `herald:sub:${process.pid}`,
-    });
-    this.#pub = new Redis(config.url, {
+    const common = linkOptions(config);
+    this.#sub = connectSingle(config, { ...common, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
+    this.#pub = connectSingle(config, {
       ...common,
       connectionName: `herald:pub:${process.pid}`,
       // Bounds how long a publish can hang on a silent link; the probe detects it sooner.
@@ -151,7 +135,7 @@ export class RedisBroker implements Broker {
     this.#clearProbe();
     this.#setStatus('closed');
     this.#onStarted?.();
-    await Promise.all([this.#shutdown(this.#sub), this.#shutdown(this.#pub)]);
+    await Promise.all([quitOrDrop(this.#sub, this.#log), quitOrDrop(this.#pub, this.#log)]);
   }
 
   #wire(): void {
@@ -169,6 +153,7 @@ export class RedisBroker implements Broker {
     });
     this.#pub.on('error', (err: Error) => this.#log.debug('publisher connection error', { err: err.message }));
     this.#pub.on('ready', () => this.#log.debug('publisher ready'));
+    for (const conn of [sub, this.#pub]) reviveOnEnd(conn, this.#config.reconnectMaxMs, () => this.#status === 'closed', this.#log);
   }
 
   #resubscribe(): void {
@@ -182,9 +167,16 @@ export class RedisBroker implements Broker {
     this.#subscribeChunks([this.#probeChannel, ...desired], generation).then(
       (isCurrent) => {
         if (!isCurrent || this.#status === 'closed') return;
-        this.#setStatus('ready');
-        this.#onStarted?.();
-        this.#onStarted = null;
+        const becomeReady = (): void => {
+          if (generation !== this.#generation || this.#status === 'closed') return;
+          this.#setStatus('ready');
+          this.#onStarted?.();
+          this.#onStarted = null;
+        };
+        // The first 'ready' also waits for the publisher, so /readyz never says ready while
+        // POST /publish would still fail; later reconnects of the subscriber do not wait.
+        if (this.#hasBeenReady || this.#pub.status === 'ready') becomeReady();
+        else this.#pub.once('ready', () => this.#guard('publisher ready', becomeReady));
       },
       (err: unknown) => this.#log.warn('resubscribe failed; waiting for the next reconnect', { err: String(err) }),
     );
@@ -293,22 +285,6 @@ export class RedisBroker implements Broker {
     this.#guard('onStatus', () => this.#handler?.onStatus(next));
   }
 
-  async #shutdown(conn: Redis): Promise<void> {
-    if (conn.status !== 'ready') {
-      conn.disconnect();
-      return;
-    }
-    const timer = setTimeout(() => conn.disconnect(), QUIT_TIMEOUT_MS);
-    try {
-      await conn.quit();
-    } catch (err) {
-      this.#log.debug('quit failed; dropping the connection', { err: String(err) });
-      conn.disconnect();
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** The boundary for every event and timer callback: log and keep running (STYLE C). */
   #guard(what: string, fn: () => void): void {
     try {
@@ -317,13 +293,6 @@ export class RedisBroker implements Broker {
       this.#log.error(`broker callback failed: ${what}`, { err });
     }
   }
-}
-
-/** Exponential backoff with "equal jitter": half fixed, half random, within [minMs, maxMs]. */
-function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
-  const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
-  return Math.round(Math.max(minMs, Math.min(maxMs, delay)));
 }
 
 /** How often an outage is logged again: 2 × reconnectMax (10 s by default), within 1–30 s. */

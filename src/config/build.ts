@@ -1,6 +1,6 @@
 import { allowEntryProblem } from '../net/address-allow.js';
 import { compilePattern, templateParams } from '../rules/pattern.js';
-import type { AccessRule, BrokerKind, ClientClassConfig, Config, LogLevel, PayloadKind, RuleConfig } from './types.js';
+import type { AccessRule, BrokerKind, ClientClassConfig, ClusterMode, HostPort, Config, LogLevel, PayloadKind, RuleConfig } from './types.js';
 import { knobName, type ConfigDraft, type ConfigIssue, type Origin } from './validate.js';
 
 /**
@@ -138,10 +138,29 @@ function buildClasses(d: DraftReader): ClientClassConfig[] {
   return list;
 }
 
+/** "host:port" (IPv6 in brackets) → parts, or null. */
+function parseHostPort(addr: string): HostPort | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(addr);
+  if (m === null || Number(m[3]) === 0 || Number(m[3]) > 65_535) return null;
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+const hostPorts = (addrs: readonly string[]): HostPort[] => addrs.map((a) => parseHostPort(a)).filter((hp) => hp !== null);
+
 function checkSections(d: DraftReader): void {
   const url = d.str('broker.url');
   const isRedisUrl = URL.canParse(url) && ['redis:', 'rediss:'].includes(new URL(url).protocol);
-  if (d.get('broker.type') === 'redis' && !isRedisUrl) d.fail('broker.url', 'url must be a redis:// or rediss:// URL (broker.url)');
+  const type = d.get('broker.type');
+  if (type !== 'memory' && !isRedisUrl) d.fail('broker.url', 'url must be a redis:// or rediss:// URL (broker.url)');
+  for (const [kind, list] of [['cluster', 'broker.cluster.nodes'], ['sentinel', 'broker.sentinel.nodes']] as const) {
+    if (type === kind && d.count(list) === 0) d.fail(list, `type ${kind} needs at least one host:port in ${list.slice(7)} (${list})`);
+    d.strs(list).forEach((addr, i) => {
+      if (parseHostPort(addr) === null) d.fail(`${list}.${i}`, `\`${addr}\` is not host:port (${list})`);
+    });
+  }
+  if (type === 'sentinel' && d.str('broker.sentinel.masterName') === '') {
+    d.fail('broker.sentinel.masterName', 'type sentinel needs the master name the sentinels monitor (broker.sentinel.masterName)');
+  }
   if ((d.num('broker.reconnectMax') ?? 0) < (d.num('broker.reconnectMin') ?? 0)) {
     d.fail('broker.reconnectMax', 'reconnectMax must be at least reconnectMin (broker.reconnectMax)');
   }
@@ -208,6 +227,8 @@ export function finishConfig(draft: ConfigDraft, file: string): Config | null {
     broker: {
       kind: d.get('broker.type') as BrokerKind,
       url: d.str('broker.url'),
+      cluster: { nodes: hostPorts(d.strs('broker.cluster.nodes')), mode: d.get('broker.cluster.mode') as ClusterMode },
+      sentinel: { nodes: hostPorts(d.strs('broker.sentinel.nodes')), masterName: d.str('broker.sentinel.masterName') },
       lingerMs: n('broker.linger'),
       probeIntervalMs: n('broker.probeInterval'),
       probeTimeoutMs: n('broker.probeTimeout'),

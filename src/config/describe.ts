@@ -1,4 +1,4 @@
-import type { AccessRule, ClientClassConfig, Config, RuleConfig } from './types.js';
+import type { AccessRule, BrokerConfig, ClientClassConfig, Config, HostPort, RuleConfig } from './types.js';
 import { formatDuration, formatSize } from './units.js';
 
 /**
@@ -12,6 +12,23 @@ function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString();
+}
+
+const addrs = (nodes: readonly HostPort[]): string => nodes.map((n) => (n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)).join(', ');
+
+/** Which Redis topology, and for a cluster the pub/sub mode and the command apps publish with. */
+function describeTarget(broker: BrokerConfig): string {
+  const auth = (): string => {
+    const url = URL.canParse(broker.url) ? new URL(broker.url) : null;
+    const parts = [url?.protocol === 'rediss:' ? 'TLS' : '', url !== null && url.password !== '' ? 'password set' : ''].filter((p) => p !== '');
+    return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
+  };
+  if (broker.kind === 'cluster') {
+    const how = broker.cluster.mode === 'sharded' ? 'SSUBSCRIBE per shard master, apps SPUBLISH' : 'SUBSCRIBE on one node, apps PUBLISH';
+    return `redis cluster, mode ${broker.cluster.mode} (${how}); seeds ${addrs(broker.cluster.nodes)}${auth()}`;
+  }
+  if (broker.kind === 'sentinel') return `redis sentinel, master ${broker.sentinel.masterName}; sentinels ${addrs(broker.sentinel.nodes)}${auth()}`;
+  return `redis ${redactUrl(broker.url)}`;
 }
 
 function describeAccess(access: AccessRule): string {
@@ -49,7 +66,7 @@ export function describeConfig(config: Config): string {
   const brokerLine =
     broker.kind === 'memory'
       ? 'memory (in-process)'
-      : `redis ${redactUrl(broker.url)}; probe every ${formatDuration(broker.probeIntervalMs)} (timeout ${formatDuration(broker.probeTimeoutMs)}); ` +
+      : `${describeTarget(broker)}; probe every ${formatDuration(broker.probeIntervalMs)} (timeout ${formatDuration(broker.probeTimeoutMs)}); ` +
         `reconnect ${formatDuration(broker.reconnectMinMs)}..${formatDuration(broker.reconnectMaxMs)}`;
   const width = Math.max(0, ...classes.list.map((c) => c.name.length));
   const keyMaterial = [jwt.secret !== '' ? 'secret set' : '', jwt.publicKeyFile !== '' ? `public key ${jwt.publicKeyFile}` : '', jwt.jwksFile !== '' ? `JWKS ${jwt.jwksFile}` : '']

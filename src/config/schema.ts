@@ -122,8 +122,16 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
     trustedIpHeader: str('Header carrying the client IP when behind a trusted proxy; empty: socket address.'),
   }),
   broker: section('Where messages come from.', {
-    type: oneOf('`memory` (single process) or `redis`.', ['memory', 'redis'], 'memory'),
-    url: str('Redis URL (redis:// or rediss://); default REDIS_URL or redis://127.0.0.1:6379.', 'redis://127.0.0.1:6379', { nonEmpty: true }),
+    type: oneOf('`memory` (single process), `redis` (one node), `cluster` (Redis Cluster) or `sentinel`.', ['memory', 'redis', 'cluster', 'sentinel'], 'memory'),
+    url: str('Redis URL (redis:// or rediss://); default REDIS_URL or redis://127.0.0.1:6379. For cluster and sentinel only its user, password and TLS (rediss://) apply.', 'redis://127.0.0.1:6379', { nonEmpty: true }),
+    cluster: section('Redis Cluster (`type: cluster`).', {
+      nodes: strings('Seed nodes as host:port; the rest of the cluster is discovered from them.'),
+      mode: oneOf('`sharded`: SSUBSCRIBE per shard master, apps SPUBLISH; `classic`: SUBSCRIBE on one node, apps PUBLISH.', ['sharded', 'classic'], 'sharded'),
+    }),
+    sentinel: section('Redis Sentinel (`type: sentinel`).', {
+      nodes: strings('Sentinel addresses as host:port.'),
+      masterName: str('Name of the master the sentinels monitor.'),
+    }),
     linger: dur('Default time a Redis subscription outlives its last local subscriber.', '5s', 0),
     probeInterval: dur('How often a liveness probe is published on the subscriber link.', '3s'),
     probeTimeout: dur('A probe not seen back within this time means the link is dead.', '2s'),

@@ -10,7 +10,12 @@ import type { AccessRule, HistoryConfig, PayloadKind, RuleConfig } from '../rule
 export type { AccessRule, HistoryConfig, PayloadKind, RuleConfig };
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
-export type BrokerKind = 'memory' | 'redis';
+export type BrokerKind = 'memory' | 'redis' | 'cluster' | 'sentinel';
+export type ClusterMode = 'sharded' | 'classic';
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface ServerConfig {
   readonly host: string;
@@ -23,8 +28,12 @@ export interface ServerConfig {
 
 export interface BrokerConfig {
   readonly kind: BrokerKind;
-  /** redis:// URL; ignored by the memory broker. */
+  /** redis:// URL; ignored by the memory broker. Cluster and sentinel take only its credentials and TLS. */
   readonly url: string;
+  /** Seed nodes and pub/sub mode of `kind: 'cluster'`. */
+  readonly cluster: { readonly nodes: readonly HostPort[]; readonly mode: ClusterMode };
+  /** Sentinel addresses and master name of `kind: 'sentinel'`. */
+  readonly sentinel: { readonly nodes: readonly HostPort[]; readonly masterName: string };
   /** Default time a Redis subscription outlives its last local subscriber. */
   readonly lingerMs: number;
   /** How often the liveness probe is published on the subscriber link. */

@@ -243,11 +243,12 @@ export class Hub implements BrokerHandler {
 
   onStatus(status: BrokerStatus): void {
     if (status === 'ready') return;
-    for (const state of this.channels.values()) {
-      if (!state.live) continue;
-      state.live = false;
-      state.gap = state.subscribers.size > 0;
-      this.o.history.uncover(state.key);
+    for (const state of this.channels.values()) this.loseCoverage(state);
+  }
+
+  onCoverageLost(redisChannels: readonly string[]): void {
+    for (const redisChannel of redisChannels) {
+      for (const state of this.byRedis.get(redisChannel) ?? []) this.loseCoverage(state);
     }
   }
 
@@ -280,6 +281,14 @@ export class Hub implements BrokerHandler {
       this.channels.delete(state.key);
       this.o.history.uncover(state.key);
     }
+  }
+
+  /** Messages are being lost from now on: the next goLive resets live subscribers. */
+  private loseCoverage(state: ChannelState): void {
+    if (!state.live) return;
+    state.live = false;
+    state.gap = state.subscribers.size > 0;
+    this.o.history.uncover(state.key);
   }
 
   /** Coverage starts now: a fresh seq, so no position issued before can claim it. */

@@ -26,6 +26,13 @@ export interface BrokerHandler {
    * must tell live subscribers to reset.
    */
   onStatus(status: BrokerStatus): void;
+  /**
+   * These channels' subscriptions are gone until onLive is called again for them (a cluster
+   * shard failed over, or their slot moved to another shard): messages published meanwhile
+   * were lost, so the hub must tell their live subscribers to reset. The per-channel form of
+   * leaving 'ready', for a broker whose links fail apart; other channels stay live.
+   */
+  onCoverageLost(redisChannels: readonly string[]): void;
   /** The channels that should be subscribed now (the interest tracker owns this set). */
   desiredChannels(): Iterable<string>;
 }
@@ -41,6 +48,11 @@ export interface BrokerHandler {
  *   never queues without bound.
  */
 export interface Broker {
+  /**
+   * 'ready' when every link is. A broker with several links (one per cluster shard) reports a
+   * single link's loss through onCoverageLost, not by leaving 'ready' in onStatus, because the
+   * other links' subscriptions are intact; its `status` still says 'reconnecting' meanwhile.
+   */
   readonly status: BrokerStatus;
   start(handler: BrokerHandler): Promise<void>;
   subscribe(redisChannels: readonly string[]): void;

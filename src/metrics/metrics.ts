@@ -16,6 +16,8 @@ export interface MetricsSources {
   channels(): number;
   brokerConnected(): boolean;
   pollsHeld(): number;
+  /** Redis Cluster shard masters and whether each link is ready; absent for a single-link broker. */
+  brokerShards?(): Iterable<{ readonly node: string; readonly ready: boolean }>;
 }
 
 export interface HeraldMetricsOptions {
@@ -110,6 +112,21 @@ export class HeraldMetrics extends MetricCounters {
     this.gauge('herald_polls_held', 'Long-poll requests currently held open.', 'sum', () => sources.pollsHeld());
     // Across workers, 1 only if every worker's broker link is up.
     this.gauge('herald_broker_connected', '1 when the broker subscriber link is up, else 0.', 'min', () => (sources.brokerConnected() ? 1 : 0));
+    const shards = sources.brokerShards?.bind(sources);
+    if (shards !== undefined) {
+      this.gauge('herald_broker_shards', 'Redis Cluster shard masters, each with one subscriber link per process.', 'max', () => [...shards()].length);
+      new Gauge({
+        name: 'herald_broker_shard_up',
+        help: '1 when the subscriber link to this shard master is ready, else 0.',
+        labelNames: ['shard'],
+        aggregator: 'min',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of shards()) this.set({ shard: s.node }, s.ready ? 1 : 0);
+        },
+      });
+    }
   }
 
   private gauge(name: string, help: string, aggregator: Aggregator, read: () => number): void {

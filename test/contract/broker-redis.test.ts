@@ -15,6 +15,8 @@ function brokerConfig(url: string, over: Partial<BrokerConfig> = {}): BrokerConf
   return {
     kind: 'redis',
     url,
+    cluster: { nodes: [], mode: 'sharded' },
+    sentinel: { nodes: [], masterName: '' },
     lingerMs: 0,
     probeIntervalMs: 200,
     probeTimeoutMs: 600,

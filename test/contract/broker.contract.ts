@@ -15,6 +15,8 @@ export class RecordingHandler implements BrokerHandler {
   readonly messages: Array<{ channel: string; payload: Buffer }> = [];
   readonly live: string[][] = [];
   readonly statuses: BrokerStatus[] = [];
+  /** Batches reported by onCoverageLost (a cluster shard lost or a slot moved). */
+  readonly lost: string[][] = [];
   /** Set to make onMessage throw (the broker must keep delivering). */
   throwOnMessage = false;
 
@@ -27,6 +29,9 @@ export class RecordingHandler implements BrokerHandler {
   }
   onStatus(status: BrokerStatus): void {
     this.statuses.push(status);
+  }
+  onCoverageLost(redisChannels: readonly string[]): void {
+    this.lost.push([...redisChannels]);
   }
   desiredChannels(): Iterable<string> {
     return this.desired;

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { formatIssue, loadConfig, type ConfigOverrides } from '../../src/config/load.js';
+import { describeConfig } from '../../src/config/describe.js';
 import type { Config } from '../../src/config/types.js';
 
 type Env = Record<string, string | undefined>;
@@ -27,7 +28,7 @@ const BROKEN: [string, string, string[]][] = [
   ['size below minimum', 'limits:\n  maxMessageBytes: 0\n', ['F:2:20: maxMessageBytes must be at least 1 byte (limits.maxMessageBytes)']],
   ['duration above the timer limit', 'broker:\n  linger: 30d\n', ['F:2:11: linger must be at most 2147483647ms (broker.linger)']],
   ['duration below minimum', 'broker:\n  probeInterval: 0s\n', ['F:2:18: probeInterval must be at least 1ms (broker.probeInterval)']],
-  ['enum', 'broker:\n  type: kafka\n', ['F:2:9: type must be one of memory, redis (broker.type)']],
+  ['enum', 'broker:\n  type: kafka\n', ['F:2:9: type must be one of memory, redis, cluster, sentinel (broker.type)']],
   ['boolean', 'publish:\n  enabled: yes\n', ['F:2:12: enabled must be true or false (publish.enabled)']],
   ['string expected', 'server:\n  host: [a]\n', ['F:2:9: host must be a string (quote it) (server.host)']],
   ['section expected', 'server: 5\n', ['F:1:9: server must be a mapping (server)']],
@@ -59,6 +60,12 @@ const BROKEN: [string, string, string[]][] = [
   ['invalid userAgent regex', 'classes:\n  list:\n    - { name: desktop, userAgent: "(" }\n',
     ['F:3:35: userAgent is not a valid regular expression: Invalid regular expression: /(/i: Unterminated group (classes.list[0].userAgent)']],
   ['redis broker with a bad url', 'broker:\n  type: redis\n  url: "http://127.0.0.1:6379"\n', ['F:3:8: url must be a redis:// or rediss:// URL (broker.url)']],
+  ['cluster without seed nodes', 'broker:\n  type: cluster\n', ['F:2:3: type cluster needs at least one host:port in cluster.nodes (broker.cluster.nodes)']],
+  ['cluster node not host:port', 'broker:\n  type: cluster\n  cluster:\n    nodes: ["10.0.0.1"]\n    mode: sharded\n',
+    ['F:4:13: `10.0.0.1` is not host:port (broker.cluster.nodes)']],
+  ['cluster mode', 'broker:\n  cluster:\n    mode: fanout\n', ['F:3:11: mode must be one of sharded, classic (broker.cluster.mode)']],
+  ['sentinel without master name', 'broker:\n  type: sentinel\n  sentinel: { nodes: ["127.0.0.1:26379"] }\n',
+    ['F:3:13: type sentinel needs the master name the sentinels monitor (broker.sentinel.masterName)']],
   ['reconnect bounds', 'broker:\n  reconnectMin: 10s\n  reconnectMax: 1s\n', ['F:3:17: reconnectMax must be at least reconnectMin (broker.reconnectMax)']],
   ['metrics listen', 'metrics:\n  listen: "9100"\n', ['F:2:11: listen must be host:port, or empty for the main port (metrics.listen)']],
   ['drain window', 'drain:\n  deadline: 1s\n  window: 5s\n', ['F:3:11: window must not exceed deadline (drain.window)']],
@@ -161,6 +168,7 @@ t.test('file: null gives the embedded defaults, deep-frozen', async (t) => {
   t.same(config.server, { host: '127.0.0.1', port: 8080, reusePort: false, trustedIpHeader: '' });
   t.equal(config.broker.kind, 'memory');
   t.equal(config.broker.lingerMs, 5_000);
+  t.same([config.broker.cluster, config.broker.sentinel], [{ nodes: [], mode: 'sharded' }, { nodes: [], masterName: '' }]);
   t.same(config.channels, [{
     pattern: 'public:{name}', redis: 'public:{name}', payload: 'text', history: { size: 100, maxAgeMs: 300_000 },
     lingerMs: 5_000, access: { kind: 'public' }, publishScopes: [],
@@ -179,6 +187,19 @@ t.test('file: null gives the embedded defaults, deep-frozen', async (t) => {
   t.throws(() => {
     (config.server as { port: number }).port = 1;
   }, TypeError);
+});
+
+t.test('cluster and sentinel: nodes parsed, IPv6 in brackets; check-config names the mode and never the password', async (t) => {
+  const c = check(t, 'broker:\n  type: cluster\n  url: "rediss://app:s3cret@ignored:1"\n  cluster: { nodes: ["10.0.0.1:7000", "[::1]:7001"], mode: classic }\n').config;
+  if (c === null) throw new Error('no config');
+  t.same(c.broker.cluster, { nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }], mode: 'classic' });
+  const text = describeConfig(c);
+  t.match(text, 'Broker: redis cluster, mode classic (SUBSCRIBE on one node, apps PUBLISH); seeds 10.0.0.1:7000, [::1]:7001 (TLS, password set)');
+  t.notMatch(text, 's3cret');
+  const sharded = check(t, 'broker:\n  type: cluster\n  cluster: { nodes: ["10.0.0.1:7000"] }\n').config;
+  t.match(describeConfig(sharded!), 'mode sharded (SSUBSCRIBE per shard master, apps SPUBLISH)');
+  const sentinel = check(t, 'broker:\n  type: sentinel\n  sentinel: { nodes: ["10.0.0.1:26379"], masterName: main }\n').config;
+  t.match(describeConfig(sentinel!), 'Broker: redis sentinel, master main; sentinels 10.0.0.1:26379');
 });
 
 t.test('rule defaults come from defaults: and broker.linger', async (t) => {

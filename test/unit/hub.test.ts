@@ -125,6 +125,25 @@ t.test('broker link loss: live subscribers get broker_gap once coverage returns'
   t.same(a.got.map((m) => m.payload), ['fresh']);
 });
 
+t.test('coverage lost on some channels (one cluster shard): only their subscribers get broker_gap', async (t) => {
+  const { hub, clock } = setup();
+  const a = new Sink();
+  const b = new Sink();
+  subscribe(hub, a, route('c:1'));
+  subscribe(hub, b, route('c:2'));
+  clock.endTurn();
+  hub.onLive(['c:1', 'c:2']);
+  hub.onCoverageLost(['c:1', 'c:unknown']);
+  hub.onMessage('c:1', Buffer.from('lost'));
+  hub.onMessage('c:2', Buffer.from('kept'));
+  t.same([a.got.length, b.got.map((m) => m.payload)], [0, ['kept']], 'the other channel stays live');
+  hub.onLive(['c:1']);
+  t.same(a.resets, [['c:1', 'broker_gap']]);
+  t.same(b.resets, [], 'no reset on the intact channel');
+  hub.onMessage('c:1', Buffer.from('fresh'));
+  t.same(a.got.map((m) => m.payload), ['fresh']);
+});
+
 t.test('linger: unsubscribe edge only after the last subscriber plus linger; state forgotten', async (t) => {
   const { hub, broker, clock } = setup();
   const a = new Sink();

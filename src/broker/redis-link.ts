@@ -1,0 +1,117 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { BrokerConfig, HostPort } from '../config/types.js';
+import type { Logger } from '../log.js';
+
+/**
+ * What every Herald connection to Redis shares, whatever the topology (one node, Sentinel,
+ * each shard of a Cluster): fail-fast queueing, backoff, credentials and TLS from
+ * `broker.url`, and a bounded QUIT at close.
+ */
+
+/** How long QUIT may take at close before the socket is dropped (a paused server never answers). */
+const QUIT_TIMEOUT_MS = 1000;
+
+/** User, password and TLS of `broker.url`: they apply to every node of a cluster or Sentinel group. */
+export function credentialsOf(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  if (!URL.canParse(url)) return {};
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username !== '' && { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password !== '' && { password: decodeURIComponent(parsed.password) }),
+    ...(parsed.protocol === 'rediss:' && { tls: {} }),
+  };
+}
+
+/** Options of every long-lived Herald connection: fail fast while down, reconnect with backoff. */
+export function linkOptions(config: BrokerConfig): RedisOptions {
+  return {
+    lazyConnect: true,
+    // Fail fast instead of queueing without bound while down (STYLE I.4).
+    enableOfflineQueue: false,
+    // In-flight commands are not replayed after a reconnect: the resubscribe covers SUBSCRIBE,
+    // and a PUBLISH must not be sent twice.
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMinMs, config.reconnectMaxMs),
+    connectTimeout: Math.max(1000, config.probeTimeoutMs),
+    // A stopped server never acknowledges FIN; destroy the socket soon after ending it.
+    disconnectTimeout: 500,
+  };
+}
+
+/**
+ * One connection of the single-link broker, to wherever `config` points: the URL (`redis`),
+ * the master the sentinels name (`sentinel`: ioredis asks them again on every reconnect), or
+ * one node of a cluster in `classic` mode (each reconnect tries the next seed, so a dead node
+ * is left for a live one; PUBLISH and SUBSCRIBE work on any node of a cluster).
+ */
+export function connectSingle(config: BrokerConfig, options: RedisOptions): Redis {
+  if (config.kind === 'sentinel') {
+    return new Redis({
+      ...options,
+      ...credentialsOf(config.url),
+      sentinels: config.sentinel.nodes.map((n) => ({ host: n.host, port: n.port })),
+      name: config.sentinel.masterName,
+      // Sentinels often share the data nodes' password.
+      ...(credentialsOf(config.url).password !== undefined && { sentinelPassword: credentialsOf(config.url).password }),
+    });
+  }
+  if (config.kind === 'cluster') {
+    const nodes = config.cluster.nodes;
+    const conn = new Redis({ ...options, ...credentialsOf(config.url), host: nodes[0]?.host ?? '127.0.0.1', port: nodes[0]?.port ?? 6379 });
+    rotateNodes(conn, nodes);
+    return conn;
+  }
+  return new Redis(config.url, options);
+}
+
+/** Each reconnect attempt of `conn` goes to the next of `nodes` (the connector reads these options). */
+function rotateNodes(conn: Redis, nodes: readonly HostPort[]): void {
+  const retry = conn.options.retryStrategy;
+  let next = 0;
+  conn.options.retryStrategy = (attempt: number) => {
+    next = (next + 1) % nodes.length;
+    conn.options.host = nodes[next]!.host;
+    conn.options.port = nodes[next]!.port;
+    return retry?.(attempt);
+  };
+}
+
+/** QUIT within QUIT_TIMEOUT_MS, else drop the socket. Never rejects. */
+export async function quitOrDrop(conn: { readonly status: string; quit(): Promise<unknown>; disconnect(): void }, log: Logger): Promise<void> {
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => conn.disconnect(), QUIT_TIMEOUT_MS);
+  try {
+    await conn.quit();
+  } catch (err) {
+    log.debug('quit failed; dropping the connection', { err: String(err) });
+    conn.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, within [minMs, maxMs]. */
+export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
+  const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+  return Math.round(Math.max(minMs, Math.min(maxMs, delay)));
+}
+
+/**
+ * ioredis stops reconnecting for good ('end') after some connect failures (e.g. a Sentinel
+ * connector closed while resolving the master). A Herald link must never stay down, so an
+ * ended connection is connected again after `delayMs`, unless `isClosed()`.
+ */
+export function reviveOnEnd(conn: Redis, delayMs: number, isClosed: () => boolean, log: Logger): void {
+  conn.on('end', () => {
+    if (isClosed()) return;
+    log.warn('redis connection ended; connecting again', { inMs: delayMs });
+    setTimeout(() => {
+      if (!isClosed() && conn.status === 'end') conn.connect().catch((err: unknown) => log.debug('reconnect after end failed', { err: String(err) }));
+    }, delayMs).unref();
+  });
+}
