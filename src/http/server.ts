@@ -2,9 +2,10 @@ import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { HeraldError, isHeraldError, type ErrorCodeName } from '../errors.js';
 import type { Logger } from '../log.js';
-import { screenRequest, type ScreenLimits } from './request-screen.js';
+import { readHead, screenRequest, type RequestHead, type ScreenLimits } from './request-screen.js';
 
-export type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
+/** `head`: the request head the screen read, for readRequest() (absent on an unscreened server). */
+export type Handler = (res: HttpResponse, req: HttpRequest, head?: RequestHead) => void | Promise<void>;
 
 /**
  * The uWebSockets.js package silently falls back to a slow pure-JS shim when its native
@@ -166,11 +167,15 @@ export class HttpServer {
 
   private guard(handler: Handler): Handler {
     return (res, req) => {
-      if (this.screen !== null && this.refuse(res, req, this.screen)) return;
+      let head: RequestHead | undefined;
+      if (this.screen !== null) {
+        head = readHead(req, this.screen.trustedIpHeader());
+        if (this.refuse(res, req, head, this.screen)) return;
+      }
       handling = res;
       handlingClaimed = false;
       try {
-        const out = handler(res, req);
+        const out = handler(res, req, head);
         if (out instanceof Promise) {
           // Code after the handler's await must still see a claim made before it.
           if (handlingClaimed) claimedLater.add(res);
@@ -185,8 +190,8 @@ export class HttpServer {
   }
 
   /** True when the screen refused the request (answered, and the connection closes after). */
-  private refuse(res: HttpResponse, req: HttpRequest, screen: RequestScreenHooks): boolean {
-    const refusal = screenRequest(req, screen.limits(), screen.trustedIpHeader());
+  private refuse(res: HttpResponse, req: HttpRequest, head: RequestHead, screen: RequestScreenHooks): boolean {
+    const refusal = screenRequest(req, head, screen.limits());
     if (refusal === null) return false;
     screen.refused(refusal.code);
     this.log.debug('request refused', { code: refusal.code });

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { encodePollBody } from '../encode/poll.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
+import type { RequestHead } from '../http/request-screen.js';
 import { claimResponse, releaseResponse, writeJson } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
@@ -60,8 +61,8 @@ export class PollTransport implements PollOwner, Transport {
     return this.life.countsByClass();
   }
 
-  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+  readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
     if (this.life.draining) {
       // Not an error status: an empty answer that keeps the client's position, on a
       // connection that closes so the next poll lands on another process.
@@ -69,8 +70,10 @@ export class PollTransport implements PollOwner, Transport {
       const cursor = isWellFormed(given) ? given : this.ctx.hub.head();
       return writeJson(res, 200, encodePollBody([], cursor, []), this.ctx.cors.headers(facts.origin), true);
     }
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
+    return admitRequest(this.ctx, res, facts, this.admitted);
   };
+
+  private readonly admitted = this.accept.bind(this);
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const cls = this.life.classify(facts);

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
+import type { RequestHead } from '../http/request-screen.js';
 import { claimResponse, releaseResponse, statusLine } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
@@ -58,11 +59,13 @@ export class StreamTransport implements StreamOwner, Transport {
     return this.life.countsByClass();
   }
 
-  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+  readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
     if (this.life.draining) return this.sendElsewhere(res, facts.origin);
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
+    return admitRequest(this.ctx, res, facts, this.admitted);
   };
+
+  private readonly admitted = this.accept.bind(this);
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const cls = this.life.classify(facts);

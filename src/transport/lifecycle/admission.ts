@@ -7,7 +7,8 @@ import { requestToken, resolveChannels } from '../channels.js';
 import type { TransportContext } from '../context.js';
 import type { AuthResult } from './authorize.js';
 
-export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
+/** Called once admitted. Transports pass a method bound once, not a closure per request. */
+export type Admitted = (res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult) => void;
 
 /**
  * The checks every new connection passes, in one order, for every transport (a draining
@@ -33,16 +34,13 @@ function gate(ctx: TransportContext, facts: RequestFacts, withChannels: boolean)
  * it; every refusal is answered and counted here.
  */
 export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted): void | Promise<void> {
-  const cors = ctx.cors.headers(facts.origin);
   const routes = gate(ctx, facts, true);
-  if (routes instanceof HeraldError) return refuse(ctx, res, routes, cors);
-  const settle = (auth: AuthResult): void => {
-    if (auth.error === null) return admitted(routes, auth);
-    ctx.limiter.release(facts.ip);
-    refuse(ctx, res, auth.error, cors);
-  };
+  if (routes instanceof HeraldError) return refuse(ctx, res, routes, ctx.cors.headers(facts.origin));
   const auth = ctx.authorize(routes, requestToken(facts.authorization, facts.query.get('token')));
-  if (!(auth instanceof Promise)) return settle(auth);
+  // The synchronous (public) path allocates no closure: it runs once per poll cycle.
+  if (!(auth instanceof Promise)) return settleAuth(ctx, res, facts, routes, auth, admitted);
+  const settle = (result: AuthResult): void => settleAuth(ctx, res, facts, routes, result, admitted);
+  const cors = ctx.cors.headers(facts.origin);
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -61,6 +59,12 @@ export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: Re
       throw err;
     },
   );
+}
+
+function settleAuth(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult, admitted: Admitted): void {
+  if (auth.error === null) return admitted(res, facts, routes, auth);
+  ctx.limiter.release(facts.ip);
+  refuse(ctx, res, auth.error, ctx.cors.headers(facts.origin));
 }
 
 /**
