@@ -4,7 +4,7 @@
  * Each returns { name, port, pids() (the processes to measure), stop() }.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,8 +57,11 @@ export async function startHerald({ redis }) {
   const port = await freePort();
   // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
   const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // HERALD_BENCH_STDOUT=/tmp/gc.log keeps Herald's stdout (appended), e.g. with --trace-gc in HERALD_BENCH_NODE_ARGS.
+  const out = process.env.HERALD_BENCH_STDOUT ? openSync(process.env.HERALD_BENCH_STDOUT, 'a') : 'ignore';
   const proc = spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
-    '--host', '127.0.0.1', '--redis', redis.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--host', '127.0.0.1', '--redis', redis.url], { stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   await waitListening(proc, 'herald', 15000);
   for (let i = 0; i < 200 && (await httpStatus(port, '/readyz')) !== 200; i++) await sleep(50);
   return {

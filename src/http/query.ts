@@ -33,15 +33,30 @@ export class QueryParams {
   }
 
   private addPair(pair: string): void {
-    if (pair.includes('%') || pair.includes('+')) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    const value = eq === -1 ? '' : pair.slice(eq + 1);
+    if (!pair.includes('%') && !pair.includes('+')) {
+      this.keys.push(key);
+      this.values.push(value);
+      return;
+    }
+    try {
+      // Well-formed escapes of valid UTF-8 (channel=pub%3Aa): decodeURIComponent decodes them
+      // as URLSearchParams does.
+      this.keys.push(decode(key));
+      this.values.push(decode(value));
+    } catch {
+      // Malformed: URLSearchParams keeps bad escapes and replaces bad UTF-8; let it.
+      this.keys.length = this.values.length;
       for (const [k, v] of new URLSearchParams(pair)) {
         this.keys.push(k);
         this.values.push(v);
       }
-      return;
     }
-    const eq = pair.indexOf('=');
-    this.keys.push(eq === -1 ? pair : pair.slice(0, eq));
-    this.values.push(eq === -1 ? '' : pair.slice(eq + 1));
   }
+}
+
+function decode(text: string): string {
+  return decodeURIComponent(text.includes('+') ? text.replace(/\+/g, ' ') : text);
 }
