@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
 import type { RequestHead } from '../http/request-screen.js';
-import { claimResponse, releaseResponse, statusLine } from '../http/server.js';
+import { claimResponse, headerBytes, releaseResponse, statusLine, writeHeaders, type HeaderBytes } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
@@ -31,6 +31,7 @@ export class StreamTransport implements StreamOwner, Transport {
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
   private readonly ticker: NodeJS.Timeout;
+  private readonly headBytes: HeaderBytes;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -38,6 +39,7 @@ export class StreamTransport implements StreamOwner, Transport {
     readonly format: StreamFormat,
   ) {
     this.life = new ConnectionLifecycle(ctx, format.transport, now);
+    this.headBytes = headerBytes(format.headers);
     this.flushes = new FlushQueue(ctx.log, () => {
       if (this.deliveredInPass > 0) {
         this.ctx.stats.delivered(this.format.transport, this.deliveredInPass);
@@ -84,7 +86,7 @@ export class StreamTransport implements StreamOwner, Transport {
   /** Headers, CORS headers: the head of every 200 this transport writes. */
   private writeHead(res: HttpResponse, origin: string): void {
     res.writeStatus(statusLine(200));
-    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
+    writeHeaders(res, this.headBytes);
     for (const [k, v] of this.ctx.cors.headers(origin)) res.writeHeader(k, v);
   }
 
