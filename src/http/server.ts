@@ -76,7 +76,7 @@ export function refuseAndClose(res: HttpResponse, err: HeraldError): void {
 export function writeJson(
   res: HttpResponse,
   status: number,
-  body: string,
+  body: string | Buffer,
   headers: readonly (readonly [string, string])[] = [],
   closeConnection = false,
 ): void {
