@@ -41,7 +41,7 @@ function sentPerChannel(total, k) {
 
 /** spec: { preset, label, mix: {sse?, ws?, poll?}, k, rate, seconds, size, idle?, churn? } */
 export async function runScenario(targetName, redis, spec) {
-  const target = await startTarget(targetName, { redis });
+  const target = await startTarget(targetName, { redis, workers: spec.workers ?? 1 });
   const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
   const pub = await publisherFor(target, redis);
   const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
