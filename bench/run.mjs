@@ -15,6 +15,7 @@ import { runScenario } from './lib/scenario.mjs';
 import { startRedis } from './lib/publishers.mjs';
 import { nchanAvailable, HERALD_MAIN } from './lib/targets.mjs';
 import { markdown, svg } from './lib/report.mjs';
+import { compareRuns, historySvg } from './lib/history.mjs';
 import { existsSync } from 'node:fs';
 
 function parseArgs(argv) {
@@ -76,6 +77,12 @@ export async function main(argv) {
   writeFileSync(join(outDir, `${stamp}.md`), markdown(meta, results));
   writeFileSync(join(outDir, `${stamp}.svg`), svg(meta, results));
   process.stderr.write(`results: ${join(outDir, stamp)}.{json,md,svg}\n`);
+  // The compare runs in this folder over time (the committed ones, in bench/results/).
+  const runs = compareRuns(outDir);
+  if (runs.length > 0) {
+    writeFileSync(join(outDir, 'history.svg'), historySvg(runs));
+    process.stderr.write(`history of ${runs.length} compare run(s): ${join(outDir, 'history.svg')}\n`);
+  }
   return { meta, results };
 }
 

@@ -26,6 +26,12 @@ export function scenarios({ quick }) {
     const [k, n, rate] = quick ? [200, 1000, 5] : [1000, 5000, 2];
     out.push({ preset: 'many-channels', label: `${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k, rate, seconds: secs, size: 64 });
   }
+  // One subscriber per channel: every delivery pays a whole incoming message (RESP parse,
+  // Buffer → string, lookups, per-message objects) before its one write: the per-message cost alone.
+  for (const t of TRANSPORTS) {
+    const [k, rate] = quick ? [200, 10] : [1000, 5];
+    out.push({ preset: 'one-per-channel', label: `${k} ch × 1 sub @ ${rate}/s`, transport: t, mix: { [t]: k }, k, rate, seconds: secs, size: 64 });
+  }
   for (const t of TRANSPORTS) {
     const cycles = quick ? 1000 : 5000;
     out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50 } });
@@ -40,6 +46,11 @@ export function scenarios({ quick }) {
         k, rate, seconds: secs, size: 64, heraldOnly: true, ...(shards > 1 && { cluster: { shards } }),
       });
     }
+  }
+  // Both cores: Herald --workers 2 against nginx with 2 workers (the floor stays one process).
+  for (const t of TRANSPORTS) {
+    const [n, rate] = quick ? [1000, 20] : [5000, 10];
+    out.push({ preset: 'workers', label: `2 workers: 1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64, workers: 2 });
   }
   const third = quick ? 300 : 1000;
   out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64 });

@@ -25,15 +25,19 @@ function readOne(pid) {
   const syscr = Number(/syscr:\s*(\d+)/.exec(io)?.[1] ?? 0);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s*(\d+)/.exec(status)?.[1] ?? 0);
-  return { user, sys, syscw, syscr, rssKb };
+  // The main thread (tid = pid) alone: the rest is V8's compiler and GC helpers, libuv's pool.
+  const m = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const mf = m.slice(m.lastIndexOf(')') + 2).split(' ');
+  const main = ((Number(mf[11]) + Number(mf[12])) * 1e6) / clkTck;
+  return { user, sys, syscw, syscr, rssKb, main };
 }
 
 /** Sum over a set of pids (nginx: its workers). CPU in µs. */
 export function sample(pids) {
-  const s = { user: 0, sys: 0, syscw: 0, syscr: 0, rssKb: 0, at: performance.now() };
+  const s = { user: 0, sys: 0, syscw: 0, syscr: 0, rssKb: 0, main: 0, at: performance.now() };
   for (const pid of pids) {
     const o = readOne(pid);
-    s.user += o.user; s.sys += o.sys; s.syscw += o.syscw; s.syscr += o.syscr; s.rssKb += o.rssKb;
+    s.user += o.user; s.sys += o.sys; s.syscw += o.syscw; s.syscr += o.syscr; s.rssKb += o.rssKb; s.main += o.main;
   }
   return s;
 }
@@ -43,6 +47,7 @@ export function delta(a, b) {
     cpuUs: b.user + b.sys - a.user - a.sys,
     userUs: b.user - a.user,
     sysUs: b.sys - a.sys,
+    mainUs: b.main - a.main,
     syscw: b.syscw - a.syscw,
     syscr: b.syscr - a.syscr,
     wallMs: b.at - a.at,

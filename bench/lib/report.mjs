@@ -1,7 +1,10 @@
 /**
- * Results → a Markdown report (all scenarios, ratios within the run, issue-6 targets) and an
+ * Results → a Markdown report (all scenarios, ratios within the run, the scorecard against
+ * Nchan, issue-6 targets) and an
  * SVG chart (per transport: deliveries per CPU-second, p99, RSS per idle connection).
  */
+
+import { scorecardMarkdown } from './scorecard.mjs';
 
 const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : typeof v === 'number' ? (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(Math.round(v * 10 ** d) / 10 ** d)) : String(v));
 const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
@@ -61,6 +64,7 @@ export function markdown(meta, results) {
     }
     L.push('');
   }
+  L.push(...scorecardMarkdown(results));
   L.push('## Issue 6 targets', '', '| target | measured | verdict |', '|---|---|---|');
   for (const [name, measured, ok] of targetChecks(results)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
   L.push('');

@@ -67,7 +67,7 @@ export async function runScenario(targetName, sharedRedis, spec) {
 }
 
 async function runOn(targetName, redis, spec) {
-  const target = await startTarget(targetName, { redis });
+  const target = await startTarget(targetName, { redis, workers: spec.workers ?? 1 });
   const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
   const pub = await publisherFor(target, redis);
   const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
@@ -136,6 +136,7 @@ async function runOn(targetName, redis, spec) {
       late: Object.values(st.per).reduce((a, s) => a + s.late, 0),
       dups: Object.values(st.per).reduce((a, s) => a + s.dups, 0),
       wallS: round(wallMs / 1000),
+      serverMainThreadShare: d.cpuUs > 0 ? round(d.mainUs / d.cpuUs) : null,
       deliveriesPerSec: round(deliveries / (wallMs / 1000), 0),
       serverCpuS: round(d.cpuUs / 1e6, 3),
       serverCpuUsPerDelivery: round(d.cpuUs / deliveries, 3),
@@ -198,6 +199,7 @@ async function churn(target, pool, pub, spec, base) {
     churnPerSec: round((s?.cycles ?? 0) / (r.ms / 1000), 0),
     serverCpuUsPerCycle: round(d.cpuUs / Math.max(1, s?.cycles ?? 0)),
     serverCpuS: round(d.cpuUs / 1e6, 3),
+    serverMainThreadShare: d.cpuUs > 0 ? round(d.mainUs / d.cpuUs) : null,
     rssBaseKb: base.rssKb, rssKb: s1.rssKb,
     loadgenCpuS: round(st.cpuUs / 1e6, 3),
     errors: st.errors,

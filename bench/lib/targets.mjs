@@ -4,7 +4,7 @@
  * Each returns { name, port, pids() (the processes to measure), stop() }.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,7 @@ classes: { default: desktop, list: [ { name: desktop, lifetime: 1h, pollHold: 30
 `;
 }
 
-export async function startHerald({ redis }) {
+export async function startHerald({ redis, workers = 1 }) {
   if (!existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const cfg = join(dir, 'herald.yaml');
@@ -60,12 +60,16 @@ export async function startHerald({ redis }) {
   const port = await freePort();
   // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
   const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // HERALD_BENCH_STDOUT=/tmp/gc.log keeps Herald's stdout (appended), e.g. with --trace-gc in HERALD_BENCH_NODE_ARGS.
+  const out = process.env.HERALD_BENCH_STDOUT ? openSync(process.env.HERALD_BENCH_STDOUT, 'a') : 'ignore';
   const proc = spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
-    '--host', '127.0.0.1', ...(redis.cluster ? [] : ['--redis', redis.url])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--host', '127.0.0.1', ...(redis.cluster ? [] : ['--redis', redis.url]), ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   await waitListening(proc, 'herald', 15000);
   for (let i = 0; i < 200 && (await httpStatus(port, '/readyz')) !== 200; i++) await sleep(50);
   return {
-    name: 'herald', port, pids: () => [proc.pid],
+    // With --workers the supervisor's children do the work: all of them are measured.
+    name: 'herald', port, pids: () => [proc.pid, ...(workers > 1 ? childPids(proc.pid) : [])],
     async stop() { await stopProc(proc); rmSync(dir, { recursive: true, force: true }); },
   };
 }
@@ -82,11 +86,11 @@ export function nchanAvailable() {
   return existsSync(NCHAN_MODULE) && spawnSync('nginx', ['-v']).status === 0;
 }
 
-function nginxConf(dir, port) {
+function nginxConf(dir, port, workers) {
   const sub = (type, extra = '') => `nchan_subscriber ${type}; nchan_channel_id $arg_id; nchan_subscriber_first_message newest; ${extra}`;
   return `load_module ${NCHAN_MODULE};
 ${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
+worker_processes ${workers};
 worker_rlimit_nofile 20000;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -115,11 +119,11 @@ http {
 `;
 }
 
-export async function startNchan() {
+export async function startNchan({ workers = 1 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-nchan-'));
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConf(dir, port));
+  writeFileSync(conf, nginxConf(dir, port, workers));
   const proc = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
@@ -130,8 +134,8 @@ export async function startNchan() {
     await stopProc(proc);
     throw new Error(`nginx did not start: ${e.message}\n${stderr}${log.slice(-800)}`);
   }
-  let workers = [];
-  for (let i = 0; i < 50 && workers.length === 0; i++) { workers = childPids(proc.pid); if (!workers.length) await sleep(50); }
+  let started = [];
+  for (let i = 0; i < 50 && started.length < workers; i++) { started = childPids(proc.pid); if (started.length < workers) await sleep(50); }
   return {
     name: 'nchan', port,
     // Only the worker does the work (the master just supervises): that is what is measured.

@@ -5,6 +5,7 @@ import type { Route } from '../rules/router.js';
 import type { CorsPolicy } from './cors.js';
 import type { PublishOutcome } from './publish-outcome.js';
 import { isLoopback, readBody, readRequest } from './request.js';
+import { readHead, type RequestHead } from './request-screen.js';
 import { writeError, writeJson } from './server.js';
 
 export interface PublishDeps {
@@ -27,10 +28,11 @@ export interface PublishDeps {
  * (it does not wait for the fan-out): 200 {"ok":true,"channel":"…","receivers":N}, where
  * receivers is the broker's PUBLISH reply (its subscribers, e.g. Herald processes), not clients.
  */
-export function publishHandler(deps: PublishDeps): (res: HttpResponse, req: HttpRequest) => Promise<void> {
-  return async (res, req) => {
-    const facts = readRequest(res, req, deps.trustedIpHeader());
-    const key = apiKey(facts.authorization, req.getHeader('x-api-key'));
+export function publishHandler(deps: PublishDeps): (res: HttpResponse, req: HttpRequest, head?: RequestHead) => Promise<void> {
+  return async (res, req, screened) => {
+    const head = screened ?? readHead(req, deps.trustedIpHeader());
+    const facts = readRequest(res, req, deps.trustedIpHeader(), head);
+    const key = apiKey(facts.authorization, head.apiKey);
     const cors = deps.cors().headers(facts.origin);
     let aborted = false;
     res.onAborted(() => {

@@ -1,11 +1,13 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { QueryParams } from './query.js';
+import { readHead, type RequestHead } from './request-screen.js';
 
 /**
  * Everything Herald reads from a uWS HttpRequest, copied synchronously at the top of a
  * handler: the HttpRequest is invalid after the handler returns or awaits.
  */
 export interface RequestFacts {
-  readonly query: URLSearchParams;
+  readonly query: QueryParams;
   readonly ip: string;
   readonly origin: string;
   readonly userAgent: string;
@@ -15,24 +17,26 @@ export interface RequestFacts {
 
 const decoder = new TextDecoder();
 
-export function readRequest(res: HttpResponse, req: HttpRequest, trustedIpHeader: string): RequestFacts {
+/**
+ * `head` is what the server's screen already read for this request (server.ts passes it to
+ * the handler); without it (an unscreened server, or a trusted header changed by a reload
+ * in between) the head is read here. Every header read is a native call, and this runs once
+ * per request, poll cycles included.
+ */
+export function readRequest(res: HttpResponse, req: HttpRequest, trustedIpHeader: string, head?: RequestHead): RequestFacts {
+  const h = head !== undefined && head.trustedIpHeader === trustedIpHeader ? head : readHead(req, trustedIpHeader);
   let ip = '';
-  if (trustedIpHeader !== '') {
-    // The right-most entry is the one our trusted proxy appended; anything left of it came
-    // from the client (nginx $proxy_add_x_forwarded_for keeps a client-sent header).
-    const forwarded = req.getHeader(trustedIpHeader);
-    if (forwarded !== '') ip = forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
-  }
+  // The right-most entry is the one our trusted proxy appended; anything left of it came
+  // from the client (nginx $proxy_add_x_forwarded_for keeps a client-sent header).
+  if (h.forwarded !== '') ip = h.forwarded.slice(h.forwarded.lastIndexOf(',') + 1).trim();
   if (ip === '') ip = decoder.decode(res.getRemoteAddressAsText());
-  // Only what the transports read: every getHeader() is a native call, and this runs once
-  // per request, poll cycles included.
   return {
-    query: new URLSearchParams(req.getQuery() ?? ''),
+    query: new QueryParams(h.query),
     ip,
-    origin: req.getHeader('origin'),
-    userAgent: req.getHeader('user-agent'),
-    authorization: req.getHeader('authorization'),
-    lastEventId: req.getHeader('last-event-id'),
+    origin: h.origin,
+    userAgent: h.userAgent,
+    authorization: h.authorization,
+    lastEventId: h.lastEventId,
   };
 }
 

@@ -10,7 +10,8 @@ export interface ChannelRouter {
  * the first problem: none named, too many, an invalid name, or a channel no rule allows.
  */
 export function resolveChannels(names: readonly string[], router: ChannelRouter, max: number): Route[] | HeraldError {
-  const unique = [...new Set(names)];
+  // One channel, the usual poll: no Set and spread per request.
+  const unique = names.length === 1 ? names : [...new Set(names)];
   if (unique.length === 0) return new HeraldError('channel_required');
   if (unique.length > max) return new HeraldError('too_many_subscriptions', `at most ${max} (limits.maxSubscriptionsPerConnection)`);
   // Sized up front: push() would reserve 17 slots, and the array lives as long as the stream.

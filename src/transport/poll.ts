@@ -1,7 +1,9 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { encodePollBody } from '../encode/poll.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
+import type { RequestHead } from '../http/request-screen.js';
 import { claimResponse, releaseResponse, writeJson } from '../http/server.js';
+import type { PreparedMessage } from '../hub/message.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
@@ -37,6 +39,7 @@ export class PollTransport implements PollOwner, Transport {
   private readonly life: ConnectionLifecycle<PollWaiter>;
   private readonly holds: HoldWheel<PollWaiter>;
   readonly answers: FlushQueue;
+  private lastAnswer: { readonly message: PreparedMessage; readonly cursor: string; readonly body: Buffer } | null = null;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -60,8 +63,8 @@ export class PollTransport implements PollOwner, Transport {
     return this.life.countsByClass();
   }
 
-  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+  readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
     if (this.life.draining) {
       // Not an error status: an empty answer that keeps the client's position, on a
       // connection that closes so the next poll lands on another process.
@@ -69,8 +72,10 @@ export class PollTransport implements PollOwner, Transport {
       const cursor = isWellFormed(given) ? given : this.ctx.hub.head();
       return writeJson(res, 200, encodePollBody([], cursor, []), this.ctx.cors.headers(facts.origin), true);
     }
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
+    return admitRequest(this.ctx, res, facts, this.admitted);
   };
+
+  private readonly admitted = this.accept.bind(this);
 
   private accept(res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult): void {
     const cls = this.life.classify(facts);
@@ -94,11 +99,14 @@ export class PollTransport implements PollOwner, Transport {
     if (!waiter.open) return;
     const body = this.body(waiter);
     this.finish(waiter, outcome);
-    const cors = this.ctx.cors.headers(waiter.origin);
-    waiter.res.cork(() => writeJson(waiter.res, 200, body, cors));
+    // cork() runs its callback synchronously: one shared function and slots, no closure per answer.
+    answerRes = waiter.res;
+    answerBody = body;
+    answerCors = this.ctx.cors.headers(waiter.origin);
+    waiter.res.cork(writeAnswer);
   }
 
-  private body(waiter: PollWaiter): string {
+  private body(waiter: PollWaiter): string | Buffer {
     if (!waiter.allLive) {
       // A channel is not covered yet: nothing can be claimed past the client's own cursor.
       return encodePollBody([], waiter.cursor, []);
@@ -108,7 +116,21 @@ export class PollTransport implements PollOwner, Transport {
     const sent = messages.length > max ? messages.slice(0, max) : messages;
     const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head();
     if (sent.length > 0) this.ctx.stats.delivered('poll', sent.length);
+    if (sent.length === 1 && waiter.resets === null) return this.oneMessageBody(sent[0]!, cursor);
     return encodePollBody(sent.map((m) => m.poll), cursor, waiter.resets ?? []);
+  }
+
+  /**
+   * The commonest answer, one message and the head, is the same bytes for every poller a
+   * fan-out answers in one pass: it is encoded (to UTF-8 too) once for all of them, not once
+   * per poller (1,000 times per message in the broadcast rows).
+   */
+  private oneMessageBody(message: PreparedMessage, cursor: string): Buffer {
+    const last = this.lastAnswer;
+    if (last !== null && last.message === message && last.cursor === cursor) return last.body;
+    const body = Buffer.from(encodePollBody([message.poll], cursor, []));
+    this.lastAnswer = { message, cursor, body };
+    return body;
   }
 
   private finish(waiter: PollWaiter, outcome: PollOutcome): void {
@@ -141,4 +163,14 @@ export class PollTransport implements PollOwner, Transport {
   private aborted(waiter: PollWaiter): void {
     this.finish(waiter, 'aborted');
   }
+}
+
+let answerRes: HttpResponse | null = null;
+let answerBody: string | Buffer = '';
+let answerCors: readonly (readonly [string, string])[] = [];
+
+function writeAnswer(): void {
+  const res = answerRes!;
+  answerRes = null;
+  writeJson(res, 200, answerBody, answerCors);
 }

@@ -1,7 +1,8 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
-import { claimResponse, releaseResponse, statusLine } from '../http/server.js';
+import type { RequestHead } from '../http/request-screen.js';
+import { claimResponse, headerBytes, releaseResponse, statusLine, writeHeaders, type HeaderBytes } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
@@ -30,6 +31,7 @@ export class StreamTransport implements StreamOwner, Transport {
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
   private readonly ticker: NodeJS.Timeout;
+  private readonly headBytes: HeaderBytes;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -37,6 +39,7 @@ export class StreamTransport implements StreamOwner, Transport {
     readonly format: StreamFormat,
   ) {
     this.life = new ConnectionLifecycle(ctx, format.transport, now);
+    this.headBytes = headerBytes(format.headers);
     this.flushes = new FlushQueue(ctx.log, () => {
       if (this.deliveredInPass > 0) {
         this.ctx.stats.delivered(this.format.transport, this.deliveredInPass);
@@ -58,11 +61,14 @@ export class StreamTransport implements StreamOwner, Transport {
     return this.life.countsByClass();
   }
 
-  readonly handle = (res: HttpResponse, req: HttpRequest): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader);
+  readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
     if (this.life.draining) return this.sendElsewhere(res, facts.origin);
-    return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth), (cors) => this.sendUnavailable(res, cors));
+    return admitRequest(this.ctx, res, facts, this.admitted, this.unavailable);
   };
+
+  private readonly admitted = this.accept.bind(this);
+  private readonly unavailable = this.sendUnavailable.bind(this);
 
   /**
    * The broker is down: not an error status (EventSource would give up for good) but a
@@ -95,7 +101,7 @@ export class StreamTransport implements StreamOwner, Transport {
   /** Headers, CORS headers: the head of every 200 this transport writes. */
   private writeHead(res: HttpResponse, origin: string): void {
     res.writeStatus(statusLine(200));
-    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
+    writeHeaders(res, this.headBytes);
     for (const [k, v] of this.ctx.cors.headers(origin)) res.writeHeader(k, v);
   }
 

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_cont
 import { decodeWsFrame, encodeWsControl, isWsFrameProblem } from '../encode/ws.js';
 import { HeraldError } from '../errors.js';
 import { readRequest } from '../http/request.js';
-import { screenRequest } from '../http/request-screen.js';
+import { readHead, screenHeader, screenRequest } from '../http/request-screen.js';
 import { refuseAndClose, writeError } from '../http/server.js';
 import { admitUpgrade, refuse } from './lifecycle/admission.js';
 import { requestToken, type ChannelRouter } from './channels.js';
@@ -82,9 +82,16 @@ export class WsTransport implements Transport {
 
   private readonly upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const ctx = this.ctx;
-    const facts = readRequest(res, req, ctx.trustedIpHeader);
+    const head = readHead(req, ctx.trustedIpHeader);
+    const facts = readRequest(res, req, ctx.trustedIpHeader, head);
+    const protocols = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
     // The screen first (framing, sizes), as for every plain HTTP request; it closes the connection.
-    const screened = screenRequest(req, ctx.limits, ctx.trustedIpHeader);
+    const max = ctx.limits.maxHeaderBytes;
+    const screened =
+      screenRequest(req, head, ctx.limits) ??
+      screenHeader('sec-websocket-protocol', protocols, max) ??
+      screenHeader('sec-websocket-extensions', extensions, max);
     if (screened !== null) {
       ctx.stats.clientError(screened.code);
       return screened.code === 'content_length_invalid' ? refuseAndClose(res, screened) : writeError(res, screened, [], true);
@@ -93,9 +100,8 @@ export class WsTransport implements Transport {
     if (!admitUpgrade(ctx, res, facts)) return;
     const cls = this.life.classify(facts);
     const conn = new WsConn(facts.ip, facts, cls, requestToken(facts.authorization, facts.query.get('token')), this.now(), this.life.lifetimeEnd(cls));
-    const protocol = req.getHeader('sec-websocket-protocol').split(',')[0]!.trim();
+    const protocol = protocols.split(',')[0]!.trim();
     const key = req.getHeader('sec-websocket-key');
-    const extensions = req.getHeader('sec-websocket-extensions');
     // uWS copies the user data's properties onto a plain object: a one-field wrapper keeps
     // WsConn a class instance with in-object fields (measured ~70 B less per socket).
     res.upgrade<WsData>({ conn }, key, protocol, extensions, context);

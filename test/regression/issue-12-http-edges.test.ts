@@ -102,6 +102,23 @@ log: { level: warn }
     }
   });
 
+  await t.test('the headers read once by the screen and reused (issue 15) are still measured', async (t) => {
+    const big = 'a'.repeat(100 * 1024);
+    const apiKey = await rawExchange(h.port, `POST /publish HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${big}\r\nContent-Length: 2\r\n\r\n{}`);
+    t.equal(statusOf(apiKey.text), 431, 'X-Api-Key');
+    t.match(JSON.parse(bodyOf(apiKey.text)), { error: { code: 'header_too_large' } });
+    for (const header of ['Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'Origin', 'Last-Event-ID']) {
+      const reply = await rawExchange(
+        h.port,
+        `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${header}: ${big}\r\n\r\n`,
+      );
+      t.equal(statusOf(reply.text), 431, `${header} on the WebSocket upgrade`);
+      t.match(JSON.parse(bodyOf(reply.text)), { error: { code: 'header_too_large' } });
+    }
+    const sse = await rawExchange(h.port, `GET /sse?channel=${p}:a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${big}\r\n\r\n`);
+    t.equal(statusOf(sse.text), 431, 'Last-Event-ID on SSE');
+  });
+
   await t.test('what uWebSockets.js drops before Herald sees it (docs/limits.md)', async (t) => {
     const bigQuery = Array.from({ length: 10_000 }, (_, i) => `channel=c${i}`).join('&');
     const reset = await rawExchange(h.port, `GET /sse?${bigQuery} HTTP/1.1\r\nHost: x\r\n\r\n`);

@@ -7,9 +7,10 @@ import { requestToken, resolveChannels } from '../channels.js';
 import type { TransportContext } from '../context.js';
 import type { AuthResult } from './authorize.js';
 
-export type Admitted = (routes: readonly Route[], auth: AuthResult) => void;
+/** Called once admitted. Transports pass a method bound once, not a closure per request. */
+export type Admitted = (res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult) => void;
 /** Answers a request that arrives while the broker is down (SSE: a stream that says so). */
-export type Unavailable = (cors: readonly (readonly [string, string])[]) => void;
+export type Unavailable = (res: HttpResponse, cors: readonly (readonly [string, string])[]) => void;
 
 /** Seconds a client should wait before retrying while the broker is down. */
 export const BROKER_RETRY_AFTER_S = 2;
@@ -40,23 +41,17 @@ function gate(ctx: TransportContext, facts: RequestFacts, withChannels: boolean)
  * onAborted attached first. On success the IP slot is held and `admitted` owns releasing
  * it; every refusal is answered and counted here.
  */
-export function admitRequest(
-  ctx: TransportContext,
-  res: HttpResponse,
-  facts: RequestFacts,
-  admitted: Admitted,
-  unavailable: Unavailable = (cors) => refuse(ctx, res, new HeraldError('broker_unavailable'), cors),
-): void | Promise<void> {
-  const cors = ctx.cors.headers(facts.origin);
+export function admitRequest(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, admitted: Admitted, unavailable?: Unavailable): void | Promise<void> {
   const routes = gate(ctx, facts, true);
-  if (routes instanceof HeraldError) return routes.code === 'broker_unavailable' ? unavailable(cors) : refuse(ctx, res, routes, cors);
-  const settle = (auth: AuthResult): void => {
-    if (auth.error === null) return admitted(routes, auth);
-    ctx.limiter.release(facts.ip);
-    refuse(ctx, res, auth.error, cors);
-  };
+  if (routes instanceof HeraldError) {
+    const cors = ctx.cors.headers(facts.origin);
+    return routes.code === 'broker_unavailable' && unavailable !== undefined ? unavailable(res, cors) : refuse(ctx, res, routes, cors);
+  }
   const auth = ctx.authorize(routes, requestToken(facts.authorization, facts.query.get('token')));
-  if (!(auth instanceof Promise)) return settle(auth);
+  // The synchronous (public) path allocates no closure: it runs once per poll cycle.
+  if (!(auth instanceof Promise)) return settleAuth(ctx, res, facts, routes, auth, admitted);
+  const settle = (result: AuthResult): void => settleAuth(ctx, res, facts, routes, result, admitted);
+  const cors = ctx.cors.headers(facts.origin);
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -75,6 +70,12 @@ export function admitRequest(
       throw err;
     },
   );
+}
+
+function settleAuth(ctx: TransportContext, res: HttpResponse, facts: RequestFacts, routes: readonly Route[], auth: AuthResult, admitted: Admitted): void {
+  if (auth.error === null) return admitted(res, facts, routes, auth);
+  ctx.limiter.release(facts.ip);
+  refuse(ctx, res, auth.error, ctx.cors.headers(facts.origin));
 }
 
 /**

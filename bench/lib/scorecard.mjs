@@ -1,0 +1,51 @@
+/**
+ * The issue-15 scorecard: every Herald row against Nchan's in the same run, ratio by ratio,
+ * each against its target (met or not), so one glance says which rows still lose.
+ */
+
+const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(Math.round(v * 10 ** d) / 10 ** d));
+const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
+const transportOf = (r) => (Object.keys(r.spec?.mix ?? {}).length > 1 ? 'mixed' : Object.keys(r.spec?.mix ?? { '?': 1 })[0]);
+
+/** [row, measure, herald, nchan, ratio, target text, met] for every comparable figure. */
+export function scorecardRows(results) {
+  const ok = results.filter((r) => !r.failed);
+  const out = [];
+  for (const h of ok.filter((r) => r.target === 'herald')) {
+    const n = ok.find((r) => r.target === 'nchan' && key(r) === key(h));
+    if (!n) continue;
+    const row = `${h.preset} ${transportOf(h)} ${h.label}`;
+    const add = (measure, hv, nv, target, met, ratio = hv / nv) => out.push([row, measure, hv, nv, ratio, target, met(ratio, hv)]);
+    if (h.preset === 'idle') {
+      add('RSS/conn (B)', h.rssPerConnBytes, n.rssPerConnBytes, '≤ 0.25×', (x) => x <= 0.25);
+    } else if (h.preset === 'churn') {
+      add('CPU µs/cycle', h.serverCpuUsPerCycle, n.serverCpuUsPerCycle, '≤ 1×', (x) => x <= 1);
+    } else if (h.deliveries !== undefined) {
+      const hot = h.preset === 'hot';
+      add('deliveries/CPU-s', h.deliveriesPerCpuS, n.deliveriesPerCpuS, hot ? '≥ 3×' : '≥ 1×', (x) => x >= (hot ? 3 : 1));
+      if (hot) add('msgs/write', h.msgsPerWrite, n.msgsPerWrite, 'Herald ≥ 8', (_x, hv) => hv >= 8, null);
+      for (const [t, x] of Object.entries(h.perTransport ?? {})) {
+        const y = n.perTransport?.[t];
+        if (!y) continue;
+        const l = x.latencyMs;
+        const m = y.latencyMs;
+        out.push([row, `p99 ms${Object.keys(h.perTransport).length > 1 ? ` (${t})` : ''} · p99.9 / max`, `${fmt(l.p99)} · ${fmt(l.p999)} / ${fmt(l.max)}`, `${fmt(m.p99)} · ${fmt(m.p999)} / ${fmt(m.max)}`, l.p99 / m.p99, '≤ 1×', l.p99 <= m.p99]);
+      }
+    }
+  }
+  return out;
+}
+
+export function scorecardMarkdown(results) {
+  const rows = scorecardRows(results);
+  if (rows.length === 0) return [];
+  const met = rows.filter((r) => r[6]).length;
+  const L = ['## Scorecard against Nchan (issue 15 targets)', '',
+    `${met} of ${rows.length} met. Ratios are Herald ÷ Nchan within this run.`, '',
+    '| row | measure | Herald | Nchan | ratio | target | verdict |', '|---|---|---|---|---|---|---|'];
+  for (const [row, measure, hv, nv, ratio, target, ok] of rows) {
+    L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${target} | ${ok ? 'met' : '**not met**'} |`);
+  }
+  L.push('');
+  return L;
+}
