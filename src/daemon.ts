@@ -15,7 +15,7 @@ import { HttpServer, writeError } from './http/server.js';
 import { Hub } from './hub/hub.js';
 import { InterestTracker, realScheduler } from './hub/interest.js';
 import type { Broker } from './hub/ports.js';
-import { newEpoch } from './hub/position.js';
+import { newEpoch, newTag } from './hub/position.js';
 import type { TransportName } from './hub/subscriber.js';
 import type { Logger } from './log.js';
 import { HeraldMetrics } from './metrics/metrics.js';
@@ -106,6 +106,8 @@ export class Daemon {
       history,
       interest: this.interest,
       epoch: newEpoch(Date.now(), Math.random),
+      tag: newTag(Math.random),
+      wallClock: Date.now,
       clock: () => performance.now(),
       log,
       stats: metrics,
@@ -147,6 +149,7 @@ export class Daemon {
       port: daemon.port,
       broker: config.broker.kind,
       epoch: daemon.hub.epoch,
+      tag: daemon.hub.tag,
       pid: process.pid,
     });
     return daemon;

@@ -3,7 +3,9 @@ import type { Route } from '../rules/router.js';
 import type { InterestTracker } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
-import { formatPosition, type Position } from './position.js';
+import { payloadDigest, WINDOW, windowFingerprint } from './fingerprint.js';
+import { formatHead, formatMessageId, toDs, type Position } from './position.js';
+import { resolveResume } from './resume.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
 import { isSafeEventName } from '../encode/sse.js';
 
@@ -41,6 +43,8 @@ interface ChannelState {
   live: boolean;
   /** The broker link dropped while live: subscribers get a reset when coverage returns. */
   gap: boolean;
+  /** Payload digests of the last WINDOW−1 messages kept since coverage started (fingerprint.ts). */
+  window: number[];
 }
 
 export interface HubOptions {
@@ -48,8 +52,12 @@ export interface HubOptions {
   readonly history: History;
   readonly interest: InterestTracker;
   readonly epoch: string;
+  /** This process in positions (position.ts): 4 × [a-z0-9]. */
+  readonly tag: string;
   /** Monotonic milliseconds (performance.now in production). */
   readonly clock: () => number;
+  /** Wall-clock milliseconds (Date.now): receive times other processes compare (position.ts). */
+  readonly wallClock: () => number;
   readonly log: Logger;
   readonly stats: HubStats;
   readonly maxMessageBytes: number;
@@ -89,9 +97,27 @@ export class Hub implements BrokerHandler {
     return this.o.epoch;
   }
 
-  /** The newest position this process has issued. */
-  head(): string {
-    return formatPosition(this.o.epoch, this.seq);
+  /** This process in positions (position.ts). */
+  get tag(): string {
+    return this.o.tag;
+  }
+
+  /**
+   * The position "everything on these channels up to now": the id of the newest message kept
+   * on them (locatable by other processes) when every channel was covered before it, else a
+   * head of this process's own sequence (exact here, resolved by time elsewhere).
+   */
+  head(routes: readonly Route[] = []): string {
+    let newest: PreparedMessage | null = null;
+    let coveredFrom = 0;
+    for (const route of routes) {
+      const key = stateKey(route);
+      const m = this.o.history.newest(key);
+      if (m !== null && (newest === null || m.seq > newest.seq)) newest = m;
+      coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
+    }
+    if (newest !== null && newest.seq > coveredFrom) return newest.id;
+    return formatHead(this.seq, toDs(this.o.wallClock()), this.o.tag);
   }
 
   get channelCount(): number {
@@ -115,7 +141,7 @@ export class Hub implements BrokerHandler {
     const key = stateKey(route);
     let state = this.channels.get(key);
     if (state === undefined) {
-      state = { key, route, subscribers: new Set(), pending: [], live: false, gap: false };
+      state = { key, route, subscribers: new Set(), pending: [], live: false, gap: false, window: [] };
       this.channels.set(key, state);
       const group = this.byRedis.get(route.redisChannel);
       if (group === undefined) this.byRedis.set(route.redisChannel, [state]);
@@ -165,15 +191,13 @@ export class Hub implements BrokerHandler {
 
   /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
   replay(route: Route, since: Position | null): Ready {
-    const position = this.head();
+    const position = this.head([route]);
     const state = this.channels.get(stateKey(route));
     if (since === null) return { replay: [], reset: null, position };
-    if (since.seq < 0) return { replay: [], reset: 'invalid', position };
-    if (since.epoch !== this.o.epoch) return { replay: [], reset: 'epoch', position };
-    if (since.seq > this.seq) return { replay: [], reset: 'invalid', position };
-    if (state === undefined) return { replay: [], reset: 'not_covered', position };
-    const rule = state.route.rule;
-    const r = this.o.history.replay(state.key, since.seq, rule.history, this.o.clock(), this.o.replayMax);
+    if (state === undefined) return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
+    const wallMs = this.o.wallClock();
+    const context = { history: this.o.history, tag: this.o.tag, seq: this.seq, nowMs: this.o.clock(), nowDs: toDs(wallMs), max: this.o.replayMax };
+    const r = resolveResume(context, state.key, state.route.rule.history, since);
     return r.ok ? { replay: r.messages, reset: null, position } : { replay: [], reset: r.reason, position };
   }
 
@@ -189,8 +213,9 @@ export class Hub implements BrokerHandler {
     }
     const text = payload.toString('utf8');
     const now = this.o.clock();
+    const ds = toDs(this.o.wallClock());
     const seq = ++this.seq;
-    const id = formatPosition(this.o.epoch, seq);
+    let digest = -1;
     for (let g = 0; g < group.length; g++) {
       const state = group[g]!;
       if (!state.live) continue;
@@ -204,7 +229,14 @@ export class Hub implements BrokerHandler {
         }
         event = eventOf(parsed);
       }
-      const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now);
+      if (digest < 0) digest = payloadDigest(payload);
+      const window = state.window;
+      window.push(digest);
+      const fp = windowFingerprint(state.key, window);
+      const windowLength = window.length;
+      if (windowLength === WINDOW) window.shift();
+      const id = formatMessageId(fp, ds, this.o.tag);
+      const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now, fp, ds, windowLength, digest);
       this.o.history.append(state.key, message, rule.history, now);
       for (const sub of state.subscribers) sub.deliver(message);
     }
@@ -264,10 +296,11 @@ export class Hub implements BrokerHandler {
   /** Coverage starts now: a fresh seq, so no position issued before can claim it. */
   private goLive(state: ChannelState): void {
     state.live = true;
-    this.o.history.cover(state.key, ++this.seq);
+    state.window = [];
+    this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
     if (state.gap) {
       state.gap = false;
-      const position = this.head();
+      const position = this.head([state.route]);
       for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
     }
     const pending = state.pending;

@@ -6,7 +6,7 @@ import { readRequest, type RequestFacts } from '../http/request.js';
 import { claimResponse, releaseResponse, writeJson } from '../http/server.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
-import { parsePosition, type Position } from '../hub/position.js';
+import { INVALID_POSITION, parsePosition } from '../hub/position.js';
 import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
@@ -17,9 +17,6 @@ import type { PollOutcome } from './stats.js';
 import { admitRequest } from './admission.js';
 import { FlushQueue, type Flushable } from './flush.js';
 import { HoldWheel } from './hold-wheel.js';
-
-/** A malformed cursor still gets an answer: every channel resets with reason `invalid`. */
-const MALFORMED: Position = { epoch: '', seq: -1 };
 
 /**
  * One GET /poll: subscribed to its channels only while held.
@@ -122,7 +119,7 @@ export class PollTransport {
       // Not an error status: an empty answer that keeps the client's position, on a
       // connection that closes so the next poll lands on another process.
       const given = facts.query.get('cursor') ?? '';
-      const cursor = parsePosition(given) !== null ? given : this.ctx.hub.head();
+      const cursor = given !== '' && parsePosition(given) !== INVALID_POSITION ? given : this.ctx.hub.head();
       return writeJson(res, 200, encodePollBody([], cursor, []), this.ctx.cors.headers(facts.origin), true);
     }
     return admitRequest(this.ctx, res, facts, (routes, auth) => this.accept(res, facts, routes, auth));
@@ -132,11 +129,12 @@ export class PollTransport {
     const ctx = this.ctx;
     const cls = ctx.classifier.classify(facts.query.get(ctx.classifier.param) ?? '', facts.userAgent);
     const cursorText = facts.query.get('cursor') ?? '';
-    const since = cursorText === '' ? null : (parsePosition(cursorText) ?? MALFORMED);
+    // A malformed cursor still gets an answer: every channel resets with reason `invalid`.
+    const since = cursorText === '' ? null : parsePosition(cursorText);
     // The position to fall back on if the hold ends before every channel is live: the
     // client's own (valid) cursor, else the head now — never a later head, which could skip
     // messages delivered on the live channels meanwhile.
-    const fallback = since !== null && since !== MALFORMED ? cursorText : ctx.hub.head();
+    const fallback = since !== null && since !== INVALID_POSITION ? cursorText : ctx.hub.head(routes);
     const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
     res.onAborted(this.aborted.bind(this, waiter));
@@ -169,7 +167,7 @@ export class PollTransport {
     const messages = (waiter.messages ?? []).sort((a, b) => a.seq - b.seq);
     const max = this.ctx.limits.pollBatchSize;
     const sent = messages.length > max ? messages.slice(0, max) : messages;
-    const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head();
+    const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head(waiter.routes);
     const elements = sent.map((m) => m.poll);
     this.count(sent.length);
     return encodePollBody(elements, cursor, waiter.resets ?? []);

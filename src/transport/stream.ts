@@ -21,9 +21,6 @@ import { admitRequest } from './admission.js';
 const TICK_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** An invalid Last-Event-ID still opens the stream; each channel then gets a reset. */
-const MALFORMED: Position = { epoch: '', seq: -1 };
-
 class StreamConnection implements Subscriber, Flushable {
   open = true;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
@@ -220,7 +217,8 @@ export class StreamTransport {
   private since(facts: RequestFacts): Position | null {
     const text = facts.lastEventId !== '' ? facts.lastEventId : (facts.query.get('lastEventId') ?? '');
     if (text === '') return null;
-    return parsePosition(text) ?? MALFORMED;
+    // An invalid Last-Event-ID still opens the stream; each channel then gets a reset.
+    return parsePosition(text);
   }
 
   /**
@@ -237,7 +235,7 @@ export class StreamTransport {
 
   /** Every channel is live: write the head of the stream. */
   begin(conn: StreamConnection): void {
-    const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head());
+    const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head(conn.routes));
     conn.res.cork(() => {
       conn.res.writeStatus(statusLine(200));
       for (const [k, v] of this.format.headers) conn.res.writeHeader(k, v);

@@ -19,7 +19,6 @@ export const WS_CLOSE = { badFrames: 1008, restart: 1012, idle: 4000, lifetime: 
 const TICK_MS = 1000;
 /** Room above the 2 × maxBufferedBytes bound for pings and the close frame itself. */
 const SLACK_BYTES = 64 * 1024;
-const MALFORMED: Position = { epoch: '', seq: -1 };
 /**
  * "No expiry" as the largest small integer: times here are whole ms of performance.now(),
  * kept as small integers so V8 stores them inside the object (Infinity would box a heap
@@ -218,7 +217,7 @@ export class WsTransport {
     }
     const route = this.ctx.router.route(channel);
     if (route instanceof HeraldError) return this.sendError(conn, route, channel, id);
-    const since = sinceText === null || sinceText === '' ? null : (parsePosition(sinceText) ?? MALFORMED);
+    const since = sinceText === null || sinceText === '' ? null : parsePosition(sinceText);
     const sub: SocketSub = { route, id, state: 'auth', group: null, expiresAtMs: NEVER };
     conn.subs = withSub(conn.subs, sub);
     const auth = this.ctx.authorize([route], token ?? conn.token);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { RuleConfig } from '../../src/config/types.js';
+import { parsePosition } from '../../src/hub/position.js';
 import { MemoryHistory } from '../../src/history/memory.js';
 import { Hub, type Ready } from '../../src/hub/hub.js';
 import { InterestTracker } from '../../src/hub/interest.js';
@@ -53,16 +54,17 @@ function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; sta
   let hub: Hub | null = null;
   const interest = new InterestTracker({ subscribe: (l) => hub!.edges.subscribe(l), unsubscribe: (l) => hub!.edges.unsubscribe(l) }, clock);
   hub = new Hub({
-    broker, history: new MemoryHistory(), interest, epoch: 'ep1', clock: () => clock.now, log: createLogger('silent'),
+    broker, history: new MemoryHistory(), interest, epoch: 'ep1', tag: 'aaaa', clock: () => clock.now,
+    wallClock: () => 1_700_000_000_000 + clock.now, log: createLogger('silent'),
     stats: { messageReceived: () => stats.received++, dropped: (r) => stats.dropped.push(r), observeLatency: () => {} },
     maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
   });
   return { hub, broker, clock, stats };
 }
 
-function subscribe(hub: Hub, sub: Subscriber, r: Route, since: { epoch: string; seq: number } | null = null): Ready[] {
+function subscribe(hub: Hub, sub: Subscriber, r: Route, since: string | null = null): Ready[] {
   const out: Ready[] = [];
-  hub.subscribe(sub, r, since, (ready) => out.push(ready));
+  hub.subscribe(sub, r, since === null ? null : parsePosition(since), (ready) => out.push(ready));
   return out;
 }
 
@@ -81,8 +83,9 @@ t.test('ready waits for the broker; messages get increasing ids; one subscribe e
   hub.onMessage('c:1', Buffer.from('y'));
   t.same(a.got.map((m) => m.payload), ['x', 'y']);
   t.equal(a.got[0], b.got[0], 'the same PreparedMessage object goes to every subscriber');
-  const [s1, s2] = a.got.map((m) => Number(m.id.split(':')[1]));
-  t.ok(s2! > s1!, 'ids increase');
+  const [s1, s2] = a.got.map((m) => m.seq);
+  t.ok(s2! > s1!, 'seqs increase');
+  t.not(a.got[0]!.id, a.got[1]!.id, 'distinct ids');
 });
 
 t.test('replay after a position; eviction, epoch, future and malformed positions reset', async (t) => {
@@ -93,20 +96,20 @@ t.test('replay after a position; eviction, epoch, future and malformed positions
   hub.onLive(['c:1']);
   for (const p of ['m1', 'm2', 'm3']) hub.onMessage('c:1', Buffer.from(p));
   const first = keeper.got[0]!;
-  const late = subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq })[0]!;
+  const late = subscribe(hub, new Sink(), route('c:1'), first.id)[0]!;
   t.same(late.replay.map((m) => m.payload), ['m2', 'm3']);
   t.equal(late.reset, null);
-  hub.onMessage('c:1', Buffer.from('m4')); // evicts m1 (size 3)
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq - 1 })[0]!.reset, 'evicted');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'other', seq: 1 })[0]!.reset, 'epoch');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: 10_000 })[0]!.reset, 'invalid');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: '', seq: -1 })[0]!.reset, 'invalid');
+  hub.onMessage('c:1', Buffer.from('m4'));
+  hub.onMessage('c:1', Buffer.from('m5')); // evicts m1 and m2 (size 3)
+  t.equal(subscribe(hub, new Sink(), route('c:1'), first.id)[0]!.reset, 'evicted');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), 'ep1:1')[0]!.reset, 'epoch', 'ids of an older Herald');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), '~10000.hx2k1p0.aaaa')[0]!.reset, 'invalid', 'a head of ours from the future');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), 'nonsense')[0]!.reset, 'invalid');
 });
 
 t.test('a position from before coverage started is not_covered', async (t) => {
   const { hub, clock } = setup();
-  const head = Number(hub.head().split(':')[1]);
-  const s = subscribe(hub, new Sink(), route('c:2'), { epoch: 'ep1', seq: head });
+  const s = subscribe(hub, new Sink(), route('c:2'), hub.head());
   clock.endTurn();
   hub.onLive(['c:2']);
   t.equal(s[0]!.reset, 'not_covered', 'coverage takes a fresh seq, so an earlier position cannot claim it');
