@@ -21,7 +21,7 @@ import { HoldWheel } from './hold-wheel.js';
 /**
  * One GET /poll: subscribed to its channels only while held.
  *
- *   cursor "<epoch>:<seq>" ──► hub.subscribe(since = cursor) per channel
+ *   cursor (a position) ──► hub.subscribe(since = cursor) per channel
  *        ready: replay after cursor, or a reset ──► answer at once
  *        nothing yet ──► hold: first delivery answers in the next setImmediate
  *                        (same-turn messages go together), or pollHoldMs ──► empty answer
