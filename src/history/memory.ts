@@ -153,7 +153,7 @@ export class MemoryHistory implements History {
       // Without the rule's limits here, only age matters: the hub sweeps with its maximum age.
       const oldest = ring.items[ring.head]!;
       if (oldest.receivedAtMs < nowMs - this.maxAgeMs) {
-        this.expire(ring, { size: before, maxAgeMs: this.maxAgeMs }, nowMs);
+        this.expire(ring, { size: before, maxAgeMs: this.maxAgeMs, store: 'memory' }, nowMs);
         dropped += before - (ring.items.length - ring.head);
       }
     }

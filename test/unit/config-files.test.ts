@@ -30,7 +30,7 @@ t.test('config/herald.yaml validates with no issues', async (t) => {
   t.equal(config?.server.host, '127.0.0.1');
   t.equal(config?.server.port, 8080);
   t.same(config?.channels.map((rule) => [rule.pattern, rule.payload, rule.history, rule.access]), [
-    ['public:{name}', 'text', { size: 100, maxAgeMs: 300_000 }, { kind: 'public' }],
+    ['public:{name}', 'text', { size: 100, maxAgeMs: 300_000, store: 'memory' }, { kind: 'public' }],
   ]);
   t.same(config?.classes.list.map((c) => c.name), ['mobile', 'desktop']);
 });

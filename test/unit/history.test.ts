@@ -5,7 +5,7 @@ import { PreparedMessage } from '../../src/hub/message.js';
 /** `fp` defaults to one per seq; `ds` (wall deciseconds) to the monotonic time / 100. */
 const msg = (channel: string, seq: number, at: number, fp = `fp${seq}`.padEnd(8, '_'), ds = Math.floor(at / 100)): PreparedMessage =>
   new PreparedMessage(channel, seq, `e:${seq}`, `p${seq}`, false, '', at, fp, ds, 4, seq);
-const limits = { size: 3, maxAgeMs: 1000 };
+const limits = { size: 3, maxAgeMs: 1000, store: 'memory' as const };
 
 t.test('bounded by count: replay after an evicted position says evicted', async (t) => {
   const h = new MemoryHistory();
@@ -45,10 +45,10 @@ t.test('coverage: before it, uncovered or unknown channels are not_covered', asy
 t.test('size 0: every resume after a message is evicted; more than max is evicted', async (t) => {
   const h = new MemoryHistory();
   h.cover('z', 0, 0);
-  h.append('z', msg('z', 1, 0), { size: 0, maxAgeMs: 1000 }, 0);
-  t.same(h.replay('z', 0, { size: 0, maxAgeMs: 1000 }, 0, 10), { ok: false, reason: 'evicted' });
+  h.append('z', msg('z', 1, 0), { size: 0, maxAgeMs: 1000, store: 'memory' as const }, 0);
+  t.same(h.replay('z', 0, { size: 0, maxAgeMs: 1000, store: 'memory' as const }, 0, 10), { ok: false, reason: 'evicted' });
   h.cover('m', 0, 0);
-  const big = { size: 1000, maxAgeMs: 10_000 };
+  const big = { size: 1000, maxAgeMs: 10_000, store: 'memory' as const };
   for (let s = 1; s <= 500; s++) h.append('m', msg('m', s, 0), big, 0);
   t.same(h.replay('m', 0, big, 0, 100), { ok: false, reason: 'evicted' }, 'more than max (a reload shrank the bound) is never a partial replay');
   const r = h.replay('m', 400, big, 0, 100);
@@ -59,7 +59,7 @@ t.test('size 0: every resume after a message is evicted; more than max is evicte
 t.test('a long-running ring stays compact and correct', async (t) => {
   const h = new MemoryHistory();
   h.cover('c', 0, 0);
-  const l = { size: 10, maxAgeMs: 1e9 };
+  const l = { size: 10, maxAgeMs: 1e9, store: 'memory' as const };
   for (let s = 1; s <= 10_000; s++) h.append('c', msg('c', s, s), l, s);
   const r = h.replay('c', 9990, l, 10_000, 100);
   t.ok(r.ok);
@@ -79,7 +79,7 @@ t.test('sweep evicts aged entries of idle channels', async (t) => {
 
 t.test('fingerprint index: one lookup across channels; twins are ambiguous; eviction updates it', async (t) => {
   const h = new MemoryHistory();
-  const l = { size: 2, maxAgeMs: 1e9 };
+  const l = { size: 2, maxAgeMs: 1e9, store: 'memory' as const };
   h.cover('a', 0, 0);
   h.cover('b', 0, 0);
   h.append('a', msg('a', 1, 0, 'AAAAAAAA'), l, 0);
@@ -99,7 +99,7 @@ t.test('fingerprint index: one lookup across channels; twins are ambiguous; evic
 
 t.test('replay by time: after the tolerance replays, inside it is ambiguous, before coverage is not_covered', async (t) => {
   const h = new MemoryHistory();
-  const l = { size: 10, maxAgeMs: 1e9 };
+  const l = { size: 10, maxAgeMs: 1e9, store: 'memory' as const };
   h.cover('c', 0, 100);
   h.append('c', msg('c', 1, 0, undefined, 140), l, 0);
   h.append('c', msg('c', 2, 0, undefined, 200), l, 0);

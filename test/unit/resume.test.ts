@@ -32,7 +32,7 @@ class Sink implements Subscriber {
 }
 
 const rule = (size = 100): RuleConfig => ({
-  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size, maxAgeMs: 3_600_000 }, lingerMs: 1000,
+  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size, maxAgeMs: 3_600_000, store: 'memory' }, lingerMs: 1000,
   access: { kind: 'public' }, publishScopes: [],
 });
 const route = (channel: string, size = 100): Route => ({ channel, redisChannel: channel, rule: rule(size), params: {} });
