@@ -7,6 +7,7 @@ import { ClientClassifier } from './client-class.js';
 import type { Config } from './config/types.js';
 import { HeraldError, isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
+import { RedisStreamStore } from './history/redis-stream.js';
 import { CorsPolicy } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { publishHandler } from './http/publish.js';
@@ -58,6 +59,7 @@ export class Daemon {
   private metricsServer: HttpServer | null = null;
   private readonly sweeper: NodeJS.Timeout;
   private readonly history: MemoryHistory;
+  private readonly durable: RedisStreamStore | null;
   port = 0;
 
   private constructor(
@@ -88,6 +90,8 @@ export class Daemon {
             probeMissed: () => metrics.brokerProbeMissed(),
           })
         : new MemoryBroker(log);
+    // Durable channels need Redis; on the memory broker `history.store: redis` is the in-process history.
+    this.durable = config.broker.kind === 'redis' ? new RedisStreamStore(config.broker.url, log) : null;
     const history = (this.history = new MemoryHistory());
     history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
@@ -114,6 +118,7 @@ export class Daemon {
       maxMessageBytes: config.limits.maxMessageBytes,
       replayMax: replayMax(config),
       latencySampleEvery: LATENCY_SAMPLE_EVERY,
+      durable: this.durable,
     });
     this.ctx = {
       hub: this.hub,
@@ -142,6 +147,7 @@ export class Daemon {
     const verifier = await TokenVerifier.create(config.jwt);
     const daemon = new Daemon(config, verifier, log, hooks);
     await daemon.broker.start(daemon.hub);
+    await daemon.durable?.start();
     daemon.port = await daemon.http.listen(config.server.host, config.server.port);
     await daemon.listenMetrics();
     log.notice('listening', {
@@ -168,7 +174,10 @@ export class Daemon {
       publishHandler({
         route: (channel) => this.ctx.router.route(channel),
         authorize: (route, key, loopback) => this.authorizePublish(route, key, loopback),
-        publish: (redisChannel, payload) => this.broker.publish(redisChannel, payload),
+        publish: (route, payload) =>
+          this.durable !== null && route.rule.history.store === 'redis'
+            ? this.durable.publish(route.redisChannel, payload, route.rule.history)
+            : this.broker.publish(route.redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
         maxBodyBytes: () => cfg().limits.maxPublishBodyBytes,
         cors: () => this.ctx.cors,
@@ -301,6 +310,7 @@ export class Daemon {
     this.poll.close();
     this.interest.close();
     await this.broker.close();
+    await this.durable?.close();
     this.log.notice('stopped');
   }
 

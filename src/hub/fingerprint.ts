@@ -40,3 +40,8 @@ export function windowFingerprint(key: string, window: readonly number[]): strin
   const h = createHash('sha1').update(key).update(scratch.subarray(0, 2 + 6 * window.length));
   return h.digest().subarray(0, 6).toString('base64url');
 }
+
+/** Which stream a durable position belongs to: 24 bits of the Redis channel's hash. */
+export function streamCheck(redisChannel: string): string {
+  return createHash('sha1').update(redisChannel).digest().subarray(0, 3).toString('base64url');
+}

@@ -2,9 +2,10 @@ import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
 import type { InterestTracker } from './interest.js';
 import { PreparedMessage } from './message.js';
-import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
-import { payloadDigest, WINDOW, windowFingerprint } from './fingerprint.js';
-import { formatHead, formatMessageId, toDs, type Position } from './position.js';
+import type { Broker, BrokerHandler, BrokerStatus, DurableRead, DurableStore, History } from './ports.js';
+import { parseNotification, replaySeq, streamIdOf, type Notification } from './durable.js';
+import { payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
+import { compareStreamIds, formatHead, formatMessageId, formatStreamPosition, toDs, type Position } from './position.js';
 import { resolveResume } from './resume.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
 import { isSafeEventName } from '../encode/sse.js';
@@ -12,7 +13,7 @@ import { isSafeEventName } from '../encode/sse.js';
 /** What the hub counts; implemented by metrics/ (type-only dependency). */
 export interface HubStats {
   messageReceived(): void;
-  dropped(reason: 'invalid_json' | 'oversize', count?: number): void;
+  dropped(reason: 'invalid_json' | 'oversize' | 'not_durable', count?: number): void;
   observeLatency(seconds: number): void;
 }
 
@@ -45,7 +46,31 @@ interface ChannelState {
   gap: boolean;
   /** Payload digests of the last WINDOW−1 messages kept since coverage started (fingerprint.ts). */
   window: number[];
+  /** Durable channels: which stream (position.ts), and the last stream id and life delivered. */
+  readonly ck: string;
+  lastStreamId: string | null;
+  streamEpoch: string | null;
+  /** Resumes reading the stream; live messages meanwhile are queued into each (bounded). */
+  resuming: DurableResume[];
+  /** Raw notifications held while a heal reads the gap (bounded); null when not healing. */
+  healQueue: Buffer[] | null;
 }
+
+/**
+ * A resume served from a durable channel's stream. Messages arriving while the read is in
+ * flight are queued (up to replayMax, past that the resume is `evicted`) and deduplicated by
+ * stream id against what the read returned (mercure's live queue during history replay).
+ */
+interface DurableResume {
+  readonly sub: Subscriber | null;
+  readonly queue: PreparedMessage[];
+  overflow: boolean;
+  cancelled: boolean;
+}
+
+/** How often a heal retries a read while the store's own connection comes back. */
+const HEAL_ATTEMPTS = 20;
+const HEAL_RETRY_MS = 250;
 
 export interface HubOptions {
   readonly broker: Broker;
@@ -64,6 +89,8 @@ export interface HubOptions {
   readonly replayMax: number;
   /** Every Nth message is timed from broker ingress to the end of its fan-out turn. */
   readonly latencySampleEvery: number;
+  /** Durable channels' history (Redis Streams); null on the memory broker, where `store: redis` is the in-process history. */
+  readonly durable: DurableStore | null;
 }
 
 /**
@@ -141,7 +168,10 @@ export class Hub implements BrokerHandler {
     const key = stateKey(route);
     let state = this.channels.get(key);
     if (state === undefined) {
-      state = { key, route, subscribers: new Set(), pending: [], live: false, gap: false, window: [] };
+      state = {
+        key, route, subscribers: new Set(), pending: [], live: false, gap: false, window: [],
+        ck: streamCheck(route.redisChannel), lastStreamId: null, streamEpoch: null, resuming: [], healQueue: null,
+      };
       this.channels.set(key, state);
       const group = this.byRedis.get(route.redisChannel);
       if (group === undefined) this.byRedis.set(route.redisChannel, [state]);
@@ -170,6 +200,11 @@ export class Hub implements BrokerHandler {
     const state = this.channels.get(stateKey(route));
     if (state === undefined) return;
     let removed = state.subscribers.delete(sub);
+    const resume = removed ? undefined : state.resuming.find((r) => r.sub === sub && !r.cancelled);
+    if (resume !== undefined) {
+      resume.cancelled = true;
+      removed = true;
+    }
     if (!removed) {
       const before = state.pending.length;
       state.pending = state.pending.filter((p) => p.sub !== sub);
@@ -187,6 +222,17 @@ export class Hub implements BrokerHandler {
       if (group === undefined || group.length === 0) this.byRedis.delete(redisChannel);
       else this.byRedis.set(redisChannel, group);
     }
+  }
+
+  /**
+   * Like replay(), for a subscriber that joins its live set inside `done`: synchronous for
+   * positions history answers in memory, after one stream read for a durable channel's own
+   * position (messages arriving meanwhile are in the replay, never lost or doubled).
+   */
+  resume(route: Route, since: Position | null, done: ReadyCallback): void {
+    const state = this.channels.get(stateKey(route));
+    if (state === undefined) done(this.replay(route, since));
+    else this.resumeState(state, since, null, done);
   }
 
   /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
@@ -211,7 +257,10 @@ export class Hub implements BrokerHandler {
       this.o.stats.dropped('oversize');
       return;
     }
-    const text = payload.toString('utf8');
+    // A durable notification on a plain rule is simply its payload (the header is stripped).
+    const note = payload[0] === 0x1e ? parseNotification(payload) : null;
+    const body = note === null ? payload : note.body;
+    const text = body.toString('utf8');
     const now = this.o.clock();
     const ds = toDs(this.o.wallClock());
     const seq = ++this.seq;
@@ -219,26 +268,21 @@ export class Hub implements BrokerHandler {
     for (let g = 0; g < group.length; g++) {
       const state = group[g]!;
       if (!state.live) continue;
-      const rule = state.route.rule;
-      let event = '';
-      if (rule.payload === 'json') {
-        const parsed = parseJson(text);
-        if (parsed === INVALID) {
-          this.o.stats.dropped('invalid_json');
-          continue;
-        }
-        event = eventOf(parsed);
+      if (this.isDurable(state)) {
+        this.onDurable(state, note, payload, text, seq, now, ds);
+        continue;
       }
-      if (digest < 0) digest = payloadDigest(payload);
+      const event = this.eventOf(state, text);
+      if (event === null) continue;
+      if (digest < 0) digest = payloadDigest(body);
       const window = state.window;
       window.push(digest);
       const fp = windowFingerprint(state.key, window);
       const windowLength = window.length;
       if (windowLength === WINDOW) window.shift();
       const id = formatMessageId(fp, ds, this.o.tag);
-      const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now, fp, ds, windowLength, digest);
-      this.o.history.append(state.key, message, rule.history, now);
-      for (const sub of state.subscribers) sub.deliver(message);
+      const message = new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, fp, ds, windowLength, digest);
+      this.fanOut(state, message, now);
     }
     if (--this.sampleCountdown <= 0) {
       this.sampleCountdown = this.o.latencySampleEvery;
@@ -298,7 +342,11 @@ export class Hub implements BrokerHandler {
     state.live = true;
     state.window = [];
     this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
-    if (state.gap) {
+    if (this.isDurable(state) && state.lastStreamId === null) this.o.durable!.describe(state.route.redisChannel, state.route.rule.history);
+    if (state.gap && this.isDurable(state) && state.lastStreamId !== null) {
+      state.gap = false;
+      this.heal(state);
+    } else if (state.gap) {
       state.gap = false;
       const position = this.head([state.route]);
       for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
@@ -308,14 +356,155 @@ export class Hub implements BrokerHandler {
     for (const p of pending) this.complete(state, p);
   }
 
+  private isDurable(state: ChannelState): boolean {
+    return this.o.durable !== null && state.route.rule.history.store === 'redis';
+  }
+
+  /** The SSE event name from a JSON payload, '' for text; null drops an invalid JSON payload. */
+  private eventOf(state: ChannelState, text: string): string | null {
+    if (state.route.rule.payload !== 'json') return '';
+    const parsed = parseJson(text);
+    if (parsed !== INVALID) return eventOf(parsed);
+    this.o.stats.dropped('invalid_json');
+    return null;
+  }
+
+  private fanOut(state: ChannelState, message: PreparedMessage, now: number): void {
+    this.o.history.append(state.key, message, state.route.rule.history, now);
+    for (const sub of state.subscribers) sub.deliver(message);
+  }
+
+  /**
+   * A message on a durable channel. A plain PUBLISH there is dropped and counted
+   * (`not_durable`), never delivered: it is not in the stream, so a client resuming across
+   * it could never get it, and delivering it to some clients only would be a silent loss for
+   * the others. While a heal reads the gap, notifications wait in order (bounded).
+   */
+  private onDurable(state: ChannelState, note: Notification | null, raw: Buffer, text: string, seq: number, now: number, ds: number): void {
+    if (note === null) {
+      this.o.stats.dropped('not_durable');
+      return;
+    }
+    if (state.healQueue !== null) {
+      if (state.healQueue === OVERFLOW) return;
+      if (state.healQueue.length < this.o.replayMax) state.healQueue.push(raw);
+      else state.healQueue = OVERFLOW;
+      return;
+    }
+    if (state.lastStreamId !== null && state.streamEpoch === note.epoch && compareStreamIds(note.id, state.lastStreamId) <= 0) return;
+    const message = this.durableMessage(state, note, text, seq, now, ds);
+    state.lastStreamId = note.id;
+    state.streamEpoch = note.epoch;
+    if (message === null) return;
+    for (const r of state.resuming) {
+      if (r.queue.length < this.o.replayMax) (r.queue as PreparedMessage[]).push(message);
+      else r.overflow = true;
+    }
+    this.fanOut(state, message, now);
+  }
+
+  /** Durable messages are indexed by their full id: exact on every process. */
+  private durableMessage(state: ChannelState, note: Notification, text: string, seq: number, now: number, ds: number): PreparedMessage | null {
+    const event = this.eventOf(state, text);
+    if (event === null) return null;
+    const id = formatStreamPosition(note.id, note.epoch, state.ck);
+    return new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, id, ds, WINDOW, 0);
+  }
+
+  private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback): void {
+    if (since?.kind !== 'stream' || !this.isDurable(state) || !state.live) {
+      done(this.replay(state.route, since));
+      return;
+    }
+    const isSameStream = since.ck === state.ck;
+    // Another channel's durable id: Redis's one clock orders the two streams; read from its ms.
+    const afterId = isSameStream ? since.id : `${since.ms - 1}-18446744073709551615`;
+    const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    state.resuming.push(resume);
+    void this.o.durable!.read(state.route.redisChannel, afterId, isSameStream ? since.epoch : null, this.o.replayMax).then((r) => {
+      state.resuming = state.resuming.filter((x) => x !== resume);
+      if (resume.cancelled) return;
+      this.guard(() => done(this.durableReady(state, since, afterId, resume, r)));
+    });
+  }
+
+  private durableReady(state: ChannelState, since: Position & { kind: 'stream' }, afterId: string, resume: DurableResume, r: DurableRead): Ready {
+    const position = this.head([state.route]);
+    if (!r.ok) return { replay: [], reset: r.reason === 'unavailable' ? 'not_covered' : r.reason, position };
+    if (resume.overflow) return { replay: [], reset: 'evicted', position };
+    const first = r.entries[0];
+    if (since.ck !== state.ck && first !== undefined && Number(first.id.slice(0, first.id.indexOf('-'))) === since.ms) {
+      return { replay: [], reset: 'not_covered', position }; // same millisecond on two streams: no order
+    }
+    const replay: PreparedMessage[] = [];
+    let last = afterId;
+    const now = this.o.clock();
+    for (const e of r.entries) {
+      const id = formatStreamPosition(e.id, r.epoch, state.ck);
+      const kept = this.o.history.locate(id);
+      const text = e.payload.toString('utf8');
+      const m = kept !== null && kept !== 'ambiguous' ? kept.message : this.durableMessage(state, { epoch: r.epoch, id: e.id, body: e.payload }, text, replaySeq(e.id), now, 0);
+      last = e.id;
+      if (m !== null) replay.push(m);
+    }
+    for (const m of resume.queue) if (compareStreamIds(streamIdOf(m.id), last) > 0) replay.push(m);
+    return { replay, reset: null, position };
+  }
+
+  /**
+   * Coverage came back after a link loss: read what the stream got meanwhile, from the last id
+   * delivered, instead of a broker_gap reset. Notifications arriving during the read wait in
+   * healQueue and are applied after it, deduplicated by stream id.
+   */
+  private heal(state: ChannelState, attempt = 1): void {
+    if (attempt === 1) state.healQueue = [];
+    void this.o.durable!.read(state.route.redisChannel, state.lastStreamId!, state.streamEpoch, this.o.replayMax).then((r) => this.guard(() => {
+      if (this.channels.get(state.key) !== state || !state.live) {
+        state.healQueue = null; // forgotten, or the link dropped again: the next coverage heals
+        return;
+      }
+      if (!r.ok && r.reason === 'unavailable' && attempt < HEAL_ATTEMPTS) {
+        setTimeout(() => this.guard(() => this.heal(state, attempt + 1)), HEAL_RETRY_MS);
+        return;
+      }
+      const queue = state.healQueue;
+      state.healQueue = null;
+      if (!r.ok || queue === OVERFLOW) {
+        const position = this.head([state.route]);
+        for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+        state.lastStreamId = null;
+      } else {
+        const now = this.o.clock();
+        const ds = toDs(this.o.wallClock());
+        for (const e of r.entries) this.onDurable(state, { epoch: r.epoch, id: e.id, body: e.payload }, e.payload, e.payload.toString('utf8'), ++this.seq, now, ds);
+      }
+      for (const raw of queue ?? []) {
+        const note = parseNotification(raw);
+        if (note !== null) this.onDurable(state, note, raw, note.body.toString('utf8'), ++this.seq, this.o.clock(), toDs(this.o.wallClock()));
+      }
+    }));
+  }
+
+  /** Callbacks from the durable store run outside any guard: log instead of crashing. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.log.error('hub callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
   private complete(state: ChannelState, p: Pending): void {
-    const ready = this.replay(state.route, p.since);
-    state.subscribers.add(p.sub);
-    p.ready(ready);
+    this.resumeState(state, p.since, p.sub, (ready) => {
+      state.subscribers.add(p.sub);
+      p.ready(ready);
+    });
   }
 }
 
 const INVALID = Symbol('invalid');
+/** A heal queue that passed its bound: the heal ends in a broker_gap reset. */
+const OVERFLOW: Buffer[] = [];
 
 function parseJson(text: string): unknown {
   try {

@@ -110,3 +110,29 @@ export interface History {
   sweep(nowMs: number): number;
   readonly channelCount: number;
 }
+
+/** One entry of a durable channel's stream. */
+export interface DurableEntry {
+  readonly id: string;
+  readonly payload: Buffer;
+}
+
+export type DurableRead =
+  | { readonly ok: true; readonly entries: readonly DurableEntry[]; readonly epoch: string }
+  | { readonly ok: false; readonly reason: 'evicted' | 'epoch' | 'unavailable' };
+
+/**
+ * History of durable channels, kept in Redis (history/redis-stream.ts). The hub calls it only
+ * to serve a resume or to heal a gap, never per message. Promises never reject: failures are
+ * `unavailable`.
+ */
+export interface DurableStore {
+  /**
+   * Entries after `afterId` (exclusive), oldest first. `epoch` is the stream life the position
+   * came from (null: any); another one is `epoch`, a trimmed gap `evicted`, more than `max`
+   * entries `evicted` (never a partial replay).
+   */
+  read(redisChannel: string, afterId: string, epoch: string | null, max: number): Promise<DurableRead>;
+  /** Records the rule's bounds in the stream's meta, so `FCALL herald_publish` trims alike. */
+  describe(redisChannel: string, limits: HistoryConfig): void;
+}

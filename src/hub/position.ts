@@ -8,6 +8,10 @@
  *   head         "~<seq>.<t>.<tag>"        no message anchors the stream's channels: the
  *                  │                       issuer's own sequence (exact there); `t` = issue time
  *                  └─ decimal, per process, strictly increasing across ALL channels
+ *   durable      "<ms>-<n>:<epoch>:<ck>"   a durable channel's message: its Redis Stream id, the
+ *                  │        │       └─ 4 × base64url of the Redis channel's hash (which stream)
+ *                  │        └─ the stream's life (6 hex, new when a stream is lost and recreated)
+ *                  └─ exact on every process, across Herald and Redis restarts
  *   legacy       "<epoch>:<seq>"           ids of Herald before issue 10: always a reset (epoch)
  *
  * Meaning: "the client holds every message on its channels up to this point of Redis's
@@ -19,6 +23,7 @@
 export type Position =
   | { readonly kind: 'message'; readonly fp: string; readonly ds: number; readonly tag: string }
   | { readonly kind: 'head'; readonly seq: number; readonly ds: number; readonly tag: string }
+  | { readonly kind: 'stream'; readonly text: string; readonly id: string; readonly ms: number; readonly epoch: string; readonly ck: string }
   | { readonly kind: 'legacy' }
   | { readonly kind: 'invalid' };
 
@@ -36,6 +41,20 @@ export const TOLERANCE_DS = 20;
 const FP_RE = /^[A-Za-z0-9_-]{8}$/;
 const TAG_RE = /^[a-z0-9]{4}$/;
 const DS_RE = /^[a-z0-9]{1,9}$/;
+const STREAM_RE = /^(\d{1,15})-(\d{1,15}):([0-9a-f]{6}):([A-Za-z0-9_-]{4})$/;
+
+export function formatStreamPosition(streamId: string, epoch: string, ck: string): string {
+  return streamId + ':' + epoch + ':' + ck;
+}
+
+/** Redis Stream ids "<ms>-<seq>" in numeric order. */
+export function compareStreamIds(a: string, b: string): number {
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  const am = Number(a.slice(0, da));
+  const bm = Number(b.slice(0, db));
+  return am !== bm ? am - bm : Number(a.slice(da + 1)) - Number(b.slice(db + 1));
+}
 
 export function formatMessageId(fp: string, ds: number, tag: string): string {
   return fp + '.' + ds.toString(36) + '.' + tag;
@@ -47,6 +66,11 @@ export function formatHead(seq: number, ds: number, tag: string): string {
 
 /** Parses a client-supplied id; malformed text is `invalid`, never an exception. */
 export function parsePosition(text: string): Position {
+  const durable = STREAM_RE.exec(text);
+  if (durable !== null) {
+    const [, ms, n, epoch, ck] = durable as unknown as [string, string, string, string, string];
+    return { kind: 'stream', text, id: ms + '-' + n, ms: Number(ms), epoch, ck };
+  }
   const parts = text.split('.');
   if (parts.length !== 3) return /^[a-z0-9]{1,32}:\d{1,15}$/.test(text) ? { kind: 'legacy' } : INVALID_POSITION;
   const [anchor, dsText, tag] = parts as [string, string, string];

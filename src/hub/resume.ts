@@ -57,6 +57,13 @@ export function resolveResume(c: ResumeContext, key: string, limits: HistoryConf
       if (since.tag === c.tag) return reset(ownMiss(c, key, since.ds));
       return timeCut(c, key, limits, since.ds);
     }
+    case 'stream': {
+      // A durable message's id is exact everywhere: kept here, it cuts every channel at once;
+      // otherwise Redis's clock stands in for the receive time (same tolerance).
+      const found = c.history.locate(since.text);
+      if (found !== null && found !== 'ambiguous') return wire(c.history.replay(key, found.message.seq, limits, c.nowMs, c.max));
+      return timeCut(c, key, limits, Math.floor(since.ms / 100));
+    }
   }
 }
 

@@ -24,7 +24,7 @@ import type { TransportName } from '../hub/subscriber.js';
 
 export type CloseReason = 'client' | 'lifetime' | 'idle' | 'slow_consumer' | 'drain' | 'token_expired' | 'policy' | 'error';
 /** Messages Herald discarded. A dropped slow consumer loses nothing: it resumes from its last id. */
-export type DropReason = 'invalid_json' | 'oversize';
+export type DropReason = 'invalid_json' | 'oversize' | 'not_durable';
 export type PollOutcome = 'message' | 'timeout' | 'aborted' | 'drain' | 'reset';
 export type PublishOutcome = 'ok' | 'unauthorized' | 'forbidden' | 'invalid' | 'too_large' | 'unavailable';
 
@@ -48,7 +48,7 @@ export interface HeraldMetricsOptions {
 
 const ALL_TRANSPORTS: readonly TransportName[] = ['sse', 'ndjson', 'ws', 'poll'];
 const CLOSE_REASONS: readonly CloseReason[] = ['client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error'];
-const DROP_REASONS: readonly DropReason[] = ['invalid_json', 'oversize'];
+const DROP_REASONS: readonly DropReason[] = ['invalid_json', 'oversize', 'not_durable'];
 const POLL_OUTCOMES: readonly PollOutcome[] = ['message', 'timeout', 'aborted', 'drain', 'reset'];
 const PUBLISH_OUTCOMES: readonly PublishOutcome[] = ['ok', 'unauthorized', 'forbidden', 'invalid', 'too_large', 'unavailable'];
 /** Label value for a class or code outside its closed set (a caller bug, but still bounded). */

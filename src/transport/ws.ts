@@ -4,6 +4,7 @@ import { decodeWsFrame, encodeWsControl, encodeWsError, isWsFrameProblem } from 
 import { HeraldError, type ErrorCodeName } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
 import { writeError } from '../http/server.js';
+import type { Ready } from '../hub/hub.js';
 import { parsePosition, type Position } from '../hub/position.js';
 import type { Route } from '../rules/router.js';
 import type { AuthResult } from './authorize.js';
@@ -278,9 +279,19 @@ export class WsTransport {
    * the replay (published before this instant) or on the topic (after), never both, never neither.
    */
   private activate(group: TopicGroup, conn: WsConn, sub: SocketSub, since: Position | null): void {
+    // Synchronous unless a durable channel's stream must be read (issue 10): then the socket
+    // may have left meanwhile, and the answer needs its own cork.
+    let isSync = true;
+    this.ctx.hub.resume(group.route, since, (ready) => {
+      if (isSync) this.joined(group, conn, sub, ready);
+      else if (conn.open && sub.group === group && sub.state === 'pending') conn.ws!.cork(() => this.joined(group, conn, sub, ready));
+    });
+    isSync = false;
+  }
+
+  private joined(group: TopicGroup, conn: WsConn, sub: SocketSub, ready: Ready): void {
     const channel = group.route.channel;
     const ws = conn.ws!;
-    const ready = this.ctx.hub.replay(group.route, since);
     let ok = true;
     if (ready.reset !== null) ok = ws.send(encodeWsControl('reset', { channel, reason: ready.reset, position: ready.position })) !== 2;
     for (let i = 0; ok && i < ready.replay.length; i++) ok = ws.send(ready.replay[i]!.ws) !== 2;

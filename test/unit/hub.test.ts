@@ -57,7 +57,7 @@ function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; sta
     broker, history: new MemoryHistory(), interest, epoch: 'ep1', tag: 'aaaa', clock: () => clock.now,
     wallClock: () => 1_700_000_000_000 + clock.now, log: createLogger('silent'),
     stats: { messageReceived: () => stats.received++, dropped: (r) => stats.dropped.push(r), observeLatency: () => {} },
-    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
+    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000, durable: null,
   });
   return { hub, broker, clock, stats };
 }

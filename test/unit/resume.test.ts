@@ -51,7 +51,7 @@ class World {
         broker: quietBroker, history: new MemoryHistory(), interest, epoch: 'e' + tag, tag, clock: () => this.wallMs,
         wallClock: () => this.wallMs, log: createLogger('silent'),
         stats: { messageReceived: () => {}, dropped: () => {}, observeLatency: () => {} },
-        maxMessageBytes: 10_000, replayMax: 1000, latencySampleEvery: 1_000_000,
+        maxMessageBytes: 10_000, replayMax: 1000, latencySampleEvery: 1_000_000, durable: null,
       });
       return hub;
     });
