@@ -2,12 +2,14 @@ import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
 import type { InterestTracker } from './interest.js';
 import { PreparedMessage } from './message.js';
-import type { Broker, BrokerHandler, BrokerStatus, DurableRead, DurableStore, History } from './ports.js';
-import { parseNotification, replaySeq, streamIdOf, type Notification } from './durable.js';
+import type { Broker, BrokerHandler, BrokerStatus, DurableStore, History } from './ports.js';
+import type { ChannelState, Pending, Ready, ReadyCallback } from './channel-state.js';
+import { parseNotification } from './durable-notification.js';
+import { DurableChannels } from './durable-channels.js';
 import { payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
-import { compareStreamIds, formatHead, formatMessageId, formatStreamPosition, toDs, type Position } from './position.js';
+import { formatHead, formatMessageId, toDs, type Position } from './position.js';
 import { resolveResume } from './resume.js';
-import type { ResetReason, Subscriber } from './subscriber.js';
+import type { Subscriber } from './subscriber.js';
 import { isSafeEventName } from '../encode/sse.js';
 
 /** What the hub counts; implemented by metrics/ (type-only dependency). */
@@ -16,61 +18,6 @@ export interface HubStats {
   dropped(reason: 'invalid_json' | 'oversize' | 'not_durable', count?: number): void;
   observeLatency(seconds: number): void;
 }
-
-/** Result handed to a subscriber once its channel is live. */
-export interface Ready {
-  /** Messages after `since`, oldest first (empty when no `since` or on reset). */
-  readonly replay: readonly PreparedMessage[];
-  readonly reset: ResetReason | null;
-  /** The head position at that instant: everything up to it was replayed or reset. */
-  readonly position: string;
-}
-
-export type ReadyCallback = (ready: Ready) => void;
-
-interface Pending {
-  readonly sub: Subscriber;
-  readonly since: Position | null;
-  readonly ready: ReadyCallback;
-}
-
-interface ChannelState {
-  /** `stateKey(route)`: also the history key. */
-  readonly key: string;
-  /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
-  route: Route;
-  readonly subscribers: Set<Subscriber>;
-  pending: Pending[];
-  live: boolean;
-  /** The broker link dropped while live: subscribers get a reset when coverage returns. */
-  gap: boolean;
-  /** Payload digests of the last WINDOW−1 messages kept since coverage started (fingerprint.ts). */
-  window: number[];
-  /** Durable channels: which stream (position.ts), and the last stream id and life delivered. */
-  readonly ck: string;
-  lastStreamId: string | null;
-  streamEpoch: string | null;
-  /** Resumes reading the stream; live messages meanwhile are queued into each (bounded). */
-  resuming: DurableResume[];
-  /** Raw notifications held while a heal reads the gap (bounded); null when not healing. */
-  healQueue: Buffer[] | null;
-}
-
-/**
- * A resume served from a durable channel's stream. Messages arriving while the read is in
- * flight are queued (up to replayMax, past that the resume is `evicted`) and deduplicated by
- * stream id against what the read returned (mercure's live queue during history replay).
- */
-interface DurableResume {
-  readonly sub: Subscriber | null;
-  readonly queue: PreparedMessage[];
-  overflow: boolean;
-  cancelled: boolean;
-}
-
-/** How often a heal retries a read while the store's own connection comes back. */
-const HEAL_ATTEMPTS = 20;
-const HEAL_RETRY_MS = 250;
 
 export interface HubOptions {
   readonly broker: Broker;
@@ -98,6 +45,8 @@ export interface HubOptions {
  * broker message becomes a PreparedMessage. Implements BrokerHandler (broker → hub) and
  * receives interest edges (hub → broker) so it can forget a channel when its linger ends.
  */
+export type { Ready, ReadyCallback } from './channel-state.js';
+
 export class Hub implements BrokerHandler {
   /**
    * Keyed by client channel AND Redis channel: after a reload remaps a channel, the old
@@ -109,10 +58,12 @@ export class Hub implements BrokerHandler {
   private subscriptionCount = 0;
   private sampleCountdown: number;
   private o: HubOptions;
+  private readonly durable: DurableChannels | null;
 
   constructor(options: HubOptions) {
     this.o = options;
     this.sampleCountdown = options.latencySampleEvery;
+    this.durable = options.durable === null ? null : new DurableChannels(this.durableHost(), options.durable);
   }
 
   /** A config reload: new size bounds apply to the next message and the next replay. */
@@ -269,7 +220,7 @@ export class Hub implements BrokerHandler {
       const state = group[g]!;
       if (!state.live) continue;
       if (this.isDurable(state)) {
-        this.onDurable(state, note, payload, text, seq, now, ds);
+        this.durable!.onMessage(state, note, payload, text, seq, now, ds);
         continue;
       }
       const event = this.eventOf(state, text);
@@ -342,10 +293,10 @@ export class Hub implements BrokerHandler {
     state.live = true;
     state.window = [];
     this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
-    if (this.isDurable(state) && state.lastStreamId === null) this.o.durable!.describe(state.route.redisChannel, state.route.rule.history);
+    if (this.isDurable(state) && state.lastStreamId === null) this.durable!.describe(state);
     if (state.gap && this.isDurable(state) && state.lastStreamId !== null) {
       state.gap = false;
-      this.heal(state);
+      this.durable!.heal(state);
     } else if (state.gap) {
       state.gap = false;
       const position = this.head([state.route]);
@@ -374,124 +325,20 @@ export class Hub implements BrokerHandler {
     for (const sub of state.subscribers) sub.deliver(message);
   }
 
-  /**
-   * A message on a durable channel. A plain PUBLISH there is dropped and counted
-   * (`not_durable`), never delivered: it is not in the stream, so a client resuming across
-   * it could never get it, and delivering it to some clients only would be a silent loss for
-   * the others. While a heal reads the gap, notifications wait in order (bounded).
-   */
-  private onDurable(state: ChannelState, note: Notification | null, raw: Buffer, text: string, seq: number, now: number, ds: number): void {
-    if (note === null) {
-      this.o.stats.dropped('not_durable');
-      return;
-    }
-    if (state.healQueue !== null) {
-      if (state.healQueue === OVERFLOW) return;
-      if (state.healQueue.length < this.o.replayMax) state.healQueue.push(raw);
-      else state.healQueue = OVERFLOW;
-      return;
-    }
-    if (state.lastStreamId !== null && state.streamEpoch === note.epoch && compareStreamIds(note.id, state.lastStreamId) <= 0) return;
-    const message = this.durableMessage(state, note, text, seq, now, ds);
-    state.lastStreamId = note.id;
-    state.streamEpoch = note.epoch;
-    if (message === null) return;
-    for (const r of state.resuming) {
-      if (r.queue.length < this.o.replayMax) (r.queue as PreparedMessage[]).push(message);
-      else r.overflow = true;
-    }
-    this.fanOut(state, message, now);
-  }
-
-  /** Durable messages are indexed by their full id: exact on every process. */
-  private durableMessage(state: ChannelState, note: Notification, text: string, seq: number, now: number, ds: number): PreparedMessage | null {
-    const event = this.eventOf(state, text);
-    if (event === null) return null;
-    const id = formatStreamPosition(note.id, note.epoch, state.ck);
-    return new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, id, ds, WINDOW, 0);
-  }
-
   private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback): void {
-    if (since?.kind !== 'stream' || !this.isDurable(state) || !state.live) {
-      done(this.replay(state.route, since));
-      return;
-    }
-    const isSameStream = since.ck === state.ck;
-    // Another channel's durable id: Redis's one clock orders the two streams; read from its ms.
-    const afterId = isSameStream ? since.id : `${since.ms - 1}-18446744073709551615`;
-    const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
-    state.resuming.push(resume);
-    void this.o.durable!.read(state.route.redisChannel, afterId, isSameStream ? since.epoch : null, this.o.replayMax).then((r) => {
-      state.resuming = state.resuming.filter((x) => x !== resume);
-      if (resume.cancelled) return;
-      this.guard(() => done(this.durableReady(state, since, afterId, resume, r)));
-    });
+    if (since?.kind === 'stream' && this.isDurable(state) && state.live) this.durable!.resume(state, since, sub, done);
+    else done(this.replay(state.route, since));
   }
 
-  private durableReady(state: ChannelState, since: Position & { kind: 'stream' }, afterId: string, resume: DurableResume, r: DurableRead): Ready {
-    const position = this.head([state.route]);
-    if (!r.ok) return { replay: [], reset: r.reason === 'unavailable' ? 'not_covered' : r.reason, position };
-    if (resume.overflow) return { replay: [], reset: 'evicted', position };
-    const first = r.entries[0];
-    if (since.ck !== state.ck && first !== undefined && Number(first.id.slice(0, first.id.indexOf('-'))) === since.ms) {
-      return { replay: [], reset: 'not_covered', position }; // same millisecond on two streams: no order
-    }
-    const replay: PreparedMessage[] = [];
-    let last = afterId;
-    const now = this.o.clock();
-    for (const e of r.entries) {
-      const id = formatStreamPosition(e.id, r.epoch, state.ck);
-      const kept = this.o.history.locate(id);
-      const text = e.payload.toString('utf8');
-      const m = kept !== null && kept !== 'ambiguous' ? kept.message : this.durableMessage(state, { epoch: r.epoch, id: e.id, body: e.payload }, text, replaySeq(e.id), now, 0);
-      last = e.id;
-      if (m !== null) replay.push(m);
-    }
-    for (const m of resume.queue) if (compareStreamIds(streamIdOf(m.id), last) > 0) replay.push(m);
-    return { replay, reset: null, position };
-  }
-
-  /**
-   * Coverage came back after a link loss: read what the stream got meanwhile, from the last id
-   * delivered, instead of a broker_gap reset. Notifications arriving during the read wait in
-   * healQueue and are applied after it, deduplicated by stream id.
-   */
-  private heal(state: ChannelState, attempt = 1): void {
-    if (attempt === 1) state.healQueue = [];
-    void this.o.durable!.read(state.route.redisChannel, state.lastStreamId!, state.streamEpoch, this.o.replayMax).then((r) => this.guard(() => {
-      if (this.channels.get(state.key) !== state || !state.live) {
-        state.healQueue = null; // forgotten, or the link dropped again: the next coverage heals
-        return;
-      }
-      if (!r.ok && r.reason === 'unavailable' && attempt < HEAL_ATTEMPTS) {
-        setTimeout(() => this.guard(() => this.heal(state, attempt + 1)), HEAL_RETRY_MS);
-        return;
-      }
-      const queue = state.healQueue;
-      state.healQueue = null;
-      if (!r.ok || queue === OVERFLOW) {
-        const position = this.head([state.route]);
-        for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
-        state.lastStreamId = null;
-      } else {
-        const now = this.o.clock();
-        const ds = toDs(this.o.wallClock());
-        for (const e of r.entries) this.onDurable(state, { epoch: r.epoch, id: e.id, body: e.payload }, e.payload, e.payload.toString('utf8'), ++this.seq, now, ds);
-      }
-      for (const raw of queue ?? []) {
-        const note = parseNotification(raw);
-        if (note !== null) this.onDurable(state, note, raw, note.body.toString('utf8'), ++this.seq, this.o.clock(), toDs(this.o.wallClock()));
-      }
-    }));
-  }
-
-  /** Callbacks from the durable store run outside any guard: log instead of crashing. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.o.log.error('hub callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
-    }
+  private durableHost(): ConstructorParameters<typeof DurableChannels>[0] {
+    return {
+      options: () => this.o,
+      nextSeq: () => ++this.seq,
+      head: (routes) => this.head(routes),
+      eventOf: (state, text) => this.eventOf(state, text),
+      fanOut: (state, message, now) => this.fanOut(state, message, now),
+      isCurrent: (state) => this.channels.get(state.key) === state && state.live,
+    };
   }
 
   private complete(state: ChannelState, p: Pending): void {
@@ -503,8 +350,6 @@ export class Hub implements BrokerHandler {
 }
 
 const INVALID = Symbol('invalid');
-/** A heal queue that passed its bound: the heal ends in a broker_gap reset. */
-const OVERFLOW: Buffer[] = [];
 
 function parseJson(text: string): unknown {
   try {

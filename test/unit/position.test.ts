@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseNotification } from '../../src/hub/durable.js';
+import { parseNotification } from '../../src/hub/durable-notification.js';
 import { compareStreamIds, formatHead, formatMessageId, INVALID_POSITION, newTag, parsePosition } from '../../src/hub/position.js';
 
 t.test('round trip', async (t) => {
