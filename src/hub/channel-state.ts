@@ -24,6 +24,8 @@ export interface Pending {
 export interface ChannelState {
   /** `stateKey(route)`: also the history key. */
   readonly key: string;
+  /** keyDigest(key): the channel's part of every fingerprint (fingerprint.ts). */
+  readonly keyHash: number;
   /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
   route: Route;
   readonly subscribers: Set<Subscriber>;

@@ -6,7 +6,7 @@ import type { Broker, BrokerHandler, BrokerStatus, DurableStore, History } from 
 import type { ChannelState, Pending, Ready, ReadyCallback } from './channel-state.js';
 import { parseNotification } from './durable-notification.js';
 import { DurableChannels } from './durable-channels.js';
-import { payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
+import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
 import { formatHead, formatMessageId, toDs, type Position } from './position.js';
 import { resolveResume } from './resume.js';
 import type { Subscriber } from './subscriber.js';
@@ -120,7 +120,7 @@ export class Hub implements BrokerHandler {
     let state = this.channels.get(key);
     if (state === undefined) {
       state = {
-        key, route, subscribers: new Set(), pending: [], live: false, gap: false, window: [],
+        key, keyHash: keyDigest(key), route, subscribers: new Set(), pending: [], live: false, gap: false, window: [],
         ck: streamCheck(route.redisChannel), lastStreamId: null, streamEpoch: null, resuming: [], healQueue: null,
       };
       this.channels.set(key, state);
@@ -228,7 +228,7 @@ export class Hub implements BrokerHandler {
       if (digest < 0) digest = payloadDigest(body);
       const window = state.window;
       window.push(digest);
-      const fp = windowFingerprint(state.key, window);
+      const fp = windowFingerprint(state.keyHash, window);
       const windowLength = window.length;
       if (windowLength === WINDOW) window.shift();
       const id = formatMessageId(fp, ds, this.o.tag);
