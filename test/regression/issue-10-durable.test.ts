@@ -32,7 +32,7 @@ async function publish(channel: string, payload: string): Promise<void> {
       await app.call('FCALL', 'herald_publish', '1', channel, payload);
       return;
     } catch (err) {
-      if (!/connect|closed|ECONNREFUSED|LOADING|writeable|Stream isn't|Connection/i.test(String(err))) throw err;
+      if (!/connect|closed|ECONNREFUSED|LOADING|writeable|Stream isn't|Connection|max retries/i.test(String(err))) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
