@@ -16,6 +16,8 @@ export class TopicGroup implements Subscriber {
   pending: { conn: WsConn; sub: SocketSub; since: Position | null }[] = [];
   ready = false;
   releaseScheduled = false;
+  /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */
+  resuming = 0;
 
   constructor(
     readonly owner: WsTransport,

@@ -282,9 +282,12 @@ export class WsTransport {
     // Synchronous unless a durable channel's stream must be read (issue 10): then the socket
     // may have left meanwhile, and the answer needs its own cork.
     let isSync = true;
+    group.resuming++;
     this.ctx.hub.resume(group.route, since, (ready) => {
+      group.resuming--;
       if (isSync) this.joined(group, conn, sub, ready);
       else if (conn.open && sub.group === group && sub.state === 'pending') conn.ws!.cork(() => this.joined(group, conn, sub, ready));
+      else this.releaseIfUnused(group);
     });
     isSync = false;
   }
@@ -318,12 +321,18 @@ export class WsTransport {
     } else {
       group.pending = group.pending.filter((p) => p.sub !== sub);
     }
-    if (group.members.size === 0 && group.pending.length === 0 && !group.releaseScheduled) {
+    this.releaseIfUnused(group);
+  }
+
+  /** Gives the channel back to the hub once no socket is on it, waiting, or resuming. */
+  private releaseIfUnused(group: TopicGroup): void {
+    const isUnused = (): boolean => group.members.size === 0 && group.pending.length === 0 && group.resuming === 0;
+    if (isUnused() && !group.releaseScheduled) {
       group.releaseScheduled = true;
       // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
       setImmediate(() => {
         group.releaseScheduled = false;
-        if (group.members.size > 0 || group.pending.length > 0 || this.groups.get(group.topic) !== group) return;
+        if (!isUnused() || this.groups.get(group.topic) !== group) return;
         this.groups.delete(group.topic);
         this.ctx.hub.unsubscribe(group, group.route);
       });
