@@ -115,7 +115,7 @@ interface Tally {
 t.test('--workers 4, one port: 100 reconnects with the last id under a steady publish rate', async (t) => {
   const p = uniquePrefix();
   const ch = `${p}:steady`;
-  const h = await startHerald(t, { config: config(p), args: ['--workers', '4'], waitReady: false });
+  const h = await startHerald(t, { config: config(p), args: ['--workers', '4'], waitReady: false, listenTimeoutMs: 30_000 });
   await waitFor(() => (h.logs().match(/"msg":"listening"/g) ?? []).length >= 4, { timeoutMs: 30_000, what: 'four workers' });
   // Anchors keep the channel covered on every worker (the kernel spreads connections).
   const anchors: RawSse[] = [];
