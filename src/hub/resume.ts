@@ -80,7 +80,9 @@ function locate(c: ResumeContext, fp: string, ds: number, isOwn: boolean): numbe
     return m.seq;
   }
   const floor = ds - TOLERANCE_DS;
-  if (m.windowLength !== WINDOW || Math.abs(m.ds - ds) > TOLERANCE_DS) return null;
+  // No check of m.ds against ds: the argument above does not need it, and a busy process
+  // receiving late would only turn exact matches into resets.
+  if (m.windowLength !== WINDOW) return null;
   if (cov.coveredFromDs >= floor || cov.evictedDs >= floor || c.history.mayBeShortTwin(found.key, m)) return null;
   return m.seq;
 }
