@@ -78,10 +78,13 @@ export class MemoryHistory implements History {
     const at = indexOfSeq(items, ring.head, message.seq);
     for (let i = ring.head; i < items.length && items[i]!.windowLength < WINDOW; i++) {
       const n = items[i]!.windowLength;
-      // Part of either window already left the ring: cannot compare, so assume the worst.
-      if (i - n + 1 < ring.head || at - n + 1 < ring.head) return true;
+      if (at < 0) return true;
+      // Compare what is still in the ring; a window partly evicted and equal so far might be a twin.
       let same = true;
-      for (let k = 0; k < n && same; k++) same = items[i - k]!.digest === items[at - k]!.digest;
+      for (let k = 0; k < n && same; k++) {
+        if (i - k < ring.head || at - k < ring.head) break;
+        same = items[i - k]!.digest === items[at - k]!.digest;
+      }
       if (same) return true;
     }
     return false;

@@ -3,11 +3,11 @@ import type { Route } from '../rules/router.js';
 import type { InterestTracker } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { Broker, BrokerHandler, BrokerStatus, DurableStore, History } from './ports.js';
-import type { ChannelState, Pending, Ready, ReadyCallback } from './channel-state.js';
+import type { ChannelState, DurableResume, Pending, Ready, ReadyCallback } from './channel-state.js';
 import { parseNotification } from './durable-notification.js';
 import { DurableChannels } from './durable-channels.js';
 import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
-import { formatHead, formatMessageId, toDs, type Position } from './position.js';
+import { formatHead, formatMessageId, TOLERANCE_DS, toDs, type Position } from './position.js';
 import { resolveResume } from './resume.js';
 import type { Subscriber } from './subscriber.js';
 import { isSafeEventName } from '../encode/sse.js';
@@ -325,9 +325,35 @@ export class Hub implements BrokerHandler {
     for (const sub of state.subscribers) sub.deliver(message);
   }
 
-  private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback): void {
+  private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt = 0): void {
     if (since?.kind === 'stream' && this.isDurable(state) && state.live) this.durable!.resume(state, since, sub, done);
+    else if (attempt < AHEAD_ATTEMPTS && this.isAhead(since)) this.waitForAhead(state, since, sub, done, attempt);
     else done(this.replay(state.route, since));
+  }
+
+  /**
+   * Another process's message id that is recent but not (yet) in our index: that process may
+   * simply have received it first (event-loop lag). Waiting up to the tolerance for it to
+   * arrive here turns a reset (and the duplicates a lagging live stream would bring after it)
+   * into an exact resume.
+   */
+  private isAhead(since: Position | null): boolean {
+    return since?.kind === 'message' && since.tag !== this.o.tag && this.o.history.locate(since.fp) === null && since.ds >= toDs(this.o.wallClock()) - TOLERANCE_DS;
+  }
+
+  private waitForAhead(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt: number): void {
+    // Registered like a durable resume so unsubscribe() can cancel it.
+    const waiting: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    state.resuming.push(waiting);
+    setTimeout(() => {
+      state.resuming = state.resuming.filter((x) => x !== waiting);
+      if (waiting.cancelled) return;
+      try {
+        this.resumeState(state, since, sub, done, attempt + 1);
+      } catch (err) {
+        this.o.log.error('resume callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }, AHEAD_RETRY_MS);
   }
 
   private durableHost(): ConstructorParameters<typeof DurableChannels>[0] {
@@ -350,6 +376,9 @@ export class Hub implements BrokerHandler {
 }
 
 const INVALID = Symbol('invalid');
+/** A position ahead of this process is re-checked every 50 ms for up to the tolerance (2 s). */
+const AHEAD_RETRY_MS = 50;
+const AHEAD_ATTEMPTS = (TOLERANCE_DS * 100) / AHEAD_RETRY_MS;
 
 function parseJson(text: string): unknown {
   try {

@@ -143,13 +143,17 @@ t.test('--workers 4, one port: 100 reconnects with the last id under a steady pu
   const tally: Tally = { reconnects: 0, resets: 0, duplicates: 0, lost: 0 };
   const seen: number[] = [];
   const workersUsed = new Set<string>();
+  const resetReasons: string[] = [];
   let lastId = '';
   for (let i = 0; i <= 100; i++) {
     const sse = await RawSse.open(`${h.url}/sse?channel=${ch}`, lastId === '' ? {} : { 'last-event-id': lastId });
     await sse.waitForMessages(2, 10_000);
     sse.close();
     if (i > 0) tally.reconnects++;
-    tally.resets += sse.events.filter((e) => e.event === 'reset').length;
+    for (const e of sse.events.filter((e) => e.event === 'reset')) {
+      tally.resets++;
+      resetReasons.push(`${(JSON.parse(e.data) as { reason: string }).reason} at reconnect ${i}`);
+    }
     for (const e of sse.messages()) seen.push(Number(e.data));
     lastId = sse.messages().at(-1)!.id!;
     workersUsed.add(tagOf(lastId));
@@ -160,7 +164,7 @@ t.test('--workers 4, one port: 100 reconnects with the last id under a steady pu
     if (seen[i]! <= seen[i - 1]!) tally.duplicates++;
     else tally.lost += seen[i]! - seen[i - 1]! - 1;
   }
-  t.comment(`workers test: ${JSON.stringify(tally)}, ${seen.length} messages received, ${workersUsed.size} workers answered`);
+  t.comment(`workers test: ${JSON.stringify(tally)}, ${seen.length} messages received, ${workersUsed.size} workers answered${resetReasons.length > 0 ? `; resets: ${resetReasons.join(', ')}` : ''}`);
   t.equal(tally.reconnects, 100);
   t.ok(workersUsed.size > 1, 'the reconnects landed on several workers');
   t.same({ resets: tally.resets, lost: tally.lost, duplicates: tally.duplicates }, { resets: 0, lost: 0, duplicates: 0 });
