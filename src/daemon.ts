@@ -10,6 +10,7 @@ import type { Config } from './config/types.js';
 import { RESTART_ONLY_SECTIONS } from './config/schema.js';
 import { isHeraldError } from './errors.js';
 import { MemoryHistory } from './history/memory.js';
+import { RedisStreamStore } from './history/redis-stream.js';
 import { CorsPolicy, preflightHandler } from './http/cors.js';
 import { healthz, readyz } from './http/health.js';
 import { listenMetrics, metricsHandler, type MetricsEndpointDeps } from './http/metrics-endpoint.js';
@@ -20,7 +21,7 @@ import { Hub } from './hub/hub.js';
 import { realScheduler } from './hub/interest.js';
 import type { Broker } from './hub/ports.js';
 import type { TransportName } from './hub/subscriber.js';
-import { newEpoch } from './hub/position.js';
+import { newEpoch, newTag } from './hub/position.js';
 import type { Logger } from './log.js';
 import { HeraldMetrics } from './metrics/metrics.js';
 import { Router } from './rules/router.js';
@@ -65,6 +66,7 @@ export class Daemon {
   private draining = false;
   private metricsServer: HttpServer | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly durable: RedisStreamStore | null;
   port = 0;
 
   private constructor(config: Config, verifier: TokenVerifier, private readonly log: Logger, hooks: DaemonHooks) {
@@ -93,6 +95,9 @@ export class Daemon {
     const sharded = config.broker.kind === 'cluster' && config.broker.cluster.mode === 'sharded' ? new RedisClusterBroker(config.broker, log, brokerStats) : null;
     this.shards = () => sharded?.shards() ?? [];
     this.broker = sharded ?? (config.broker.kind === 'memory' ? new MemoryBroker(log) : new RedisBroker(config.broker, log, brokerStats));
+    // Durable channels need broker.type redis (one node); elsewhere `history.store: redis`
+    // is the in-process history, and check-config says so (docs/resume.md).
+    this.durable = config.broker.kind === 'redis' ? new RedisStreamStore(config.broker.url, log) : null;
     this.history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
     this.sweeper = setInterval(guarded(log, 'history sweep', () => this.history.sweep(performance.now())), 30_000);
@@ -102,12 +107,15 @@ export class Daemon {
       history: this.history,
       scheduler: realScheduler,
       epoch: newEpoch(Date.now(), Math.random),
+      tag: newTag(Math.random),
+      wallClock: Date.now,
       clock: () => performance.now(),
       log,
       stats: metrics,
       maxMessageBytes: config.limits.maxMessageBytes,
       replayMax: replayMax(config),
       latencySampleEvery: LATENCY_SAMPLE_EVERY,
+      durable: this.durable,
     });
     const limiter = new ConnectionLimiter(config.limits.maxConnectionsPerIp);
     this.ctx = { hub: this.hub, stats: metrics, log, limiter, brokerUp: () => this.broker.status === 'ready', trustedIpHeader: config.server.trustedIpHeader, ...this.reloadable(config, verifier) };
@@ -137,10 +145,11 @@ export class Daemon {
   static async start(config: Config, log: Logger, hooks: DaemonHooks = {}): Promise<Daemon> {
     const daemon = new Daemon(config, await TokenVerifier.create(config.jwt), log, hooks);
     await daemon.broker.start(daemon.hub);
+    await daemon.durable?.start();
     daemon.port = await daemon.http.listen(config.server.host, config.server.port, hooks.sharePort === true || config.server.reusePort);
     const { enabled, listen } = config.metrics;
     if (enabled && listen !== '') daemon.metricsServer = await listenMetrics(listen, daemon.scrape, log, daemon.requestScreen(), hooks.sharePort === true);
-    log.notice('listening', { host: config.server.host, port: daemon.port, broker: config.broker.kind, epoch: daemon.hub.epoch, pid: process.pid });
+    log.notice('listening', { host: config.server.host, port: daemon.port, broker: config.broker.kind, epoch: daemon.hub.epoch, tag: daemon.hub.tag, pid: process.pid });
     return daemon;
   }
 
@@ -161,7 +170,10 @@ export class Daemon {
           return route;
         },
         authorize: publishAuthorizer(() => cfg().publish, (err) => this.metrics.authFailure(err.code)),
-        publish: (redisChannel, payload) => this.broker.publish(redisChannel, payload),
+        publish: (route, payload) =>
+          this.durable !== null && route.rule.history.store === 'redis'
+            ? this.durable.publish(route.redisChannel, payload, route.rule.history)
+            : this.broker.publish(route.redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
         maxBodyBytes: () => cfg().limits.maxPublishBodyBytes,
         cors: () => this.ctx.cors,
@@ -226,6 +238,7 @@ export class Daemon {
     for (const t of this.transports) t.close();
     this.hub.close();
     await this.broker.close();
+    await this.durable?.close();
     this.log.notice('stopped');
   }
 

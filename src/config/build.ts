@@ -1,6 +1,6 @@
 import { allowEntryProblem } from '../net/address-allow.js';
 import { compilePattern, templateParams } from '../rules/pattern.js';
-import type { AccessRule, BrokerKind, ClientClassConfig, ClusterMode, HostPort, Config, LogLevel, PayloadKind, RuleConfig } from './types.js';
+import type { AccessRule, BrokerKind, ClientClassConfig, ClusterMode, HostPort, Config, HistoryConfig, LogLevel, PayloadKind, RuleConfig } from './types.js';
 import { knobName, type ConfigDraft, type ConfigIssue, type Origin } from './validate.js';
 
 /**
@@ -107,6 +107,7 @@ function buildRule(d: DraftReader, p: string, hasJwtKey: boolean): RuleConfig {
     history: {
       size: d.num(`${p}.history.size`) ?? d.num('defaults.history.size') ?? 0,
       maxAgeMs: d.num(`${p}.history.maxAge`) ?? d.num('defaults.history.maxAge') ?? 0,
+      store: (d.get(`${p}.history.store`) ?? d.get('defaults.history.store') ?? 'memory') as HistoryConfig['store'],
     },
     lingerMs: d.num(`${p}.linger`) ?? d.num('broker.linger') ?? 0,
     access: buildAccess(d, p, params, hasJwtKey),

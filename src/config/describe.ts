@@ -40,8 +40,16 @@ function describeAccess(access: AccessRule): string {
   return checks.length === 0 ? 'token (any valid token)' : `token (${checks.join(', ')})`;
 }
 
-function describeRule(rule: RuleConfig, index: number): string[] {
-  const history = rule.history.size === 0 ? 'history off' : `history ${rule.history.size} messages / ${formatDuration(rule.history.maxAgeMs)}`;
+/** Where a rule's history lives: a durable channel needs Redis (docs/resume.md). */
+function describeStore(rule: RuleConfig, broker: Config['broker']['kind']): string {
+  if (rule.history.store !== 'redis') return '';
+  if (broker === 'redis') return ' in a Redis Stream (durable: publish with FCALL herald_publish)';
+  if (broker === 'memory') return ' in process (store: redis needs the redis broker; on the memory broker it is the in-process history)';
+  return ` in process (durable channels need broker.type redis; not yet on ${broker})`;
+}
+
+function describeRule(rule: RuleConfig, index: number, broker: Config['broker']['kind']): string[] {
+  const history = rule.history.size === 0 ? 'history off' : `history ${rule.history.size} messages / ${formatDuration(rule.history.maxAgeMs)}${describeStore(rule, broker)}`;
   const publish = rule.publishScopes.length === 0 ? 'any key whose scopes match' : `channels ${rule.publishScopes.join(', ')}, by keys whose scopes match`;
   return [
     `  ${index + 1}. ${rule.pattern}`,
@@ -77,7 +85,7 @@ export function describeConfig(config: Config): string {
     `Server: ${config.server.host}:${config.server.port}${config.server.trustedIpHeader === '' ? '' : ` (client IP from ${config.server.trustedIpHeader})`}`,
     `Broker: ${brokerLine}; default linger ${formatDuration(broker.lingerMs)}`,
     `Channel rules (first match wins; any other channel is denied):`,
-    ...(config.channels.length === 0 ? ['  (none: every channel is denied)'] : config.channels.flatMap(describeRule)),
+    ...(config.channels.length === 0 ? ['  (none: every channel is denied)'] : config.channels.flatMap((rule, i) => describeRule(rule, i, config.broker.kind))),
     `Client classes (?${classes.param}=NAME picks one; else the first User-Agent match; else ${classes.defaultClass}):`,
     ...classes.list.map((c) => describeClass(c, width)),
     `Limits: buffer ${formatSize(limits.maxBufferedBytes)}/connection, message ${formatSize(limits.maxMessageBytes)}, ` +

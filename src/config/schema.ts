@@ -72,6 +72,9 @@ const historySpec = (inherit: boolean): SectionSpec =>
       ? { kind: 'scalar', type: 'int', doc: 'Messages kept per channel; 0 disables history.', min: 0, max: 1_000_000 }
       : int('Messages kept per channel; 0 disables history (a resume is then a reset).', 100, 0, 1_000_000),
     maxAge: dur('Messages older than this are not replayed.', inherit ? undefined : '5m'),
+    store: inherit
+      ? oneOf('`memory` or `redis` (durable: a Redis Stream per channel, docs/resume.md); default `defaults.history.store`.', ['memory', 'redis'])
+      : oneOf('`memory` (in-process ring) or `redis` (durable: a Redis Stream per channel, published with FCALL herald_publish; docs/resume.md). On the memory broker, `redis` is the in-process history.', ['memory', 'redis'], 'memory'),
   });
 
 const accessSpec: ChoiceSpec = {

@@ -1,41 +1,93 @@
 import type { HistoryConfig } from '../config/types.js';
+import { WINDOW } from '../hub/fingerprint.js';
 import type { PreparedMessage } from '../hub/message.js';
-import type { History, Replay } from '../hub/ports.js';
+import type { Coverage, History, Located, Replay } from '../hub/ports.js';
 
 /**
- * In-process history: one bounded ring per covered channel.
+ * In-process history: one bounded ring per covered channel, and one fingerprint index over
+ * every ring (so a resume finds a message with one map lookup, never a scan of channels).
  *
- *   ring (capacity = rule history size)       evictedUpTo          coveredFrom
- *   ┌────┬────┬────┬────┬────┐                highest seq that     seq taken when the broker
- *   │ 41 │ 57 │ 58 │ 63 │ 70 │ ← newest        left the ring        subscription went live
+ *   ring (capacity = rule history size)       evictedUpTo / evictedDs     coveredFrom / coveredFromDs
+ *   ┌────┬────┬────┬────┬────┐                newest message that left     seq and wall time taken when
+ *   │ 41 │ 57 │ 58 │ 63 │ 70 │ ← newest        the ring                     the broker subscription went live
  *   └────┴────┴────┴────┴────┘
+ *   index: fp ──► { newest message with that fp, count in all rings }
  *
  * Invariants: seqs in the ring increase; everything with seq > max(coveredFrom, evictedUpTo)
- * that reached this channel is in the ring. So a replay after `s` is complete exactly when
- * s ≥ coveredFrom and s ≥ evictedUpTo. An uncovered channel is forgotten at once: nothing
- * published while no broker subscription existed can be vouched for.
+ * that reached this channel is in the ring, and so is everything received after
+ * max(coveredFromDs, evictedDs). count > 1 means the fp is ambiguous here. An uncovered
+ * channel is forgotten at once: nothing published while no broker subscription existed can be
+ * vouched for.
  */
 
-interface Ring {
+interface Ring extends Coverage {
   coveredFrom: number;
+  coveredFromDs: number;
   evictedUpTo: number;
+  evictedDs: number;
   items: PreparedMessage[];
   head: number; // index of the oldest item
 }
 
+interface IndexEntry {
+  /** The newest message with this fp; null once it left while an older twin stays (ambiguous). */
+  message: PreparedMessage | null;
+  key: string;
+  count: number;
+}
+
 export class MemoryHistory implements History {
   private readonly rings = new Map<string, Ring>();
+  private readonly index = new Map<string, IndexEntry>();
 
   get channelCount(): number {
     return this.rings.size;
   }
 
-  cover(key: string, fromSeq: number): void {
-    this.rings.set(key, { coveredFrom: fromSeq, evictedUpTo: 0, items: [], head: 0 });
+  cover(key: string, fromSeq: number, fromDs: number): void {
+    this.uncover(key);
+    this.rings.set(key, { coveredFrom: fromSeq, coveredFromDs: fromDs, evictedUpTo: 0, evictedDs: 0, items: [], head: 0 });
+  }
+
+  newest(key: string): PreparedMessage | null {
+    const ring = this.rings.get(key);
+    return ring !== undefined && ring.items.length > ring.head ? ring.items[ring.items.length - 1]! : null;
   }
 
   uncover(key: string): void {
+    const ring = this.rings.get(key);
+    if (ring === undefined) return;
+    for (let i = ring.head; i < ring.items.length; i++) this.unindex(ring.items[i]!);
     this.rings.delete(key);
+  }
+
+  coverage(key: string): Coverage | null {
+    return this.rings.get(key) ?? null;
+  }
+
+  locate(fp: string): Located {
+    const entry = this.index.get(fp);
+    if (entry === undefined) return null;
+    return entry.count > 1 || entry.message === null ? 'ambiguous' : { message: entry.message, key: entry.key };
+  }
+
+  mayBeShortTwin(key: string, message: PreparedMessage): boolean {
+    const ring = this.rings.get(key);
+    if (ring === undefined) return true;
+    const items = ring.items;
+    const at = indexOfSeq(items, ring.head, message.seq);
+    for (let i = ring.head; i < items.length && items[i]!.windowLength < WINDOW; i++) {
+      const n = items[i]!.windowLength;
+      if (at < 0) return true;
+      // Compare what is still in the ring; a window partly evicted and equal so far might be a twin.
+      let same = true;
+      for (let k = 0; k < n && same; k++) {
+        if (i - k < ring.head || at - k < ring.head) break;
+        same = items[i - k]!.digest === items[at - k]!.digest;
+      }
+      if (same) return true;
+    }
+    return false;
   }
 
   append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
@@ -43,9 +95,17 @@ export class MemoryHistory implements History {
     if (ring === undefined) return;
     if (limits.size === 0) {
       ring.evictedUpTo = message.seq;
+      ring.evictedDs = message.ds;
       return;
     }
     ring.items.push(message);
+    const entry = this.index.get(message.fp);
+    if (entry === undefined) this.index.set(message.fp, { message, key, count: 1 });
+    else {
+      entry.message = message;
+      entry.key = key;
+      entry.count++;
+    }
     const overflow = ring.items.length - ring.head - limits.size;
     if (overflow > 0) this.evict(ring, overflow);
     this.expire(ring, limits, nowMs);
@@ -61,11 +121,26 @@ export class MemoryHistory implements History {
     if (ring === undefined || afterSeq < ring.coveredFrom) return { ok: false, reason: 'not_covered' };
     this.expire(ring, limits, nowMs);
     if (afterSeq < ring.evictedUpTo) return { ok: false, reason: 'evicted' };
+    return this.collect(ring, (m) => m.seq > afterSeq, max);
+  }
+
+  replayAfterTime(key: string, ds: number, toleranceDs: number, limits: HistoryConfig, nowMs: number, max: number): Replay {
+    const ring = this.rings.get(key);
+    if (ring === undefined || ring.coveredFromDs >= ds - toleranceDs) return { ok: false, reason: 'not_covered' };
+    this.expire(ring, limits, nowMs);
+    if (ring.evictedDs >= ds - toleranceDs) return { ok: false, reason: 'evicted' };
+    const r = this.collect(ring, (m) => m.ds >= ds - toleranceDs, max);
+    // A message within the tolerance may or may not have reached the client: not a guess, a reset.
+    if (r.ok && r.messages.length > 0 && r.messages[0]!.ds <= ds + toleranceDs) return { ok: false, reason: 'ambiguous' };
+    return r;
+  }
+
+  /** Newest-first walk while `wanted` holds; more than `max` is `evicted` (no partial replay). */
+  private collect(ring: Ring, wanted: (m: PreparedMessage) => boolean, max: number): Replay {
     const messages: PreparedMessage[] = [];
-    // Binary search would pay off only for long rings; replays are rare next to appends.
     for (let i = ring.items.length - 1; i >= ring.head; i--) {
       const item = ring.items[i]!;
-      if (item.seq <= afterSeq) break;
+      if (!wanted(item)) break;
       if (messages.length === max) return { ok: false, reason: 'evicted' };
       messages.push(item);
     }
@@ -81,7 +156,7 @@ export class MemoryHistory implements History {
       // Without the rule's limits here, only age matters: the hub sweeps with its maximum age.
       const oldest = ring.items[ring.head]!;
       if (oldest.receivedAtMs < nowMs - this.maxAgeMs) {
-        this.expire(ring, { size: before, maxAgeMs: this.maxAgeMs }, nowMs);
+        this.expire(ring, { size: before, maxAgeMs: this.maxAgeMs, store: 'memory' }, nowMs);
         dropped += before - (ring.items.length - ring.head);
       }
     }
@@ -101,11 +176,36 @@ export class MemoryHistory implements History {
   private evict(ring: Ring, count: number): void {
     const last = ring.items[ring.head + count - 1]!;
     ring.evictedUpTo = last.seq;
-    for (let i = ring.head; i < ring.head + count; i++) (ring.items as unknown[])[i] = undefined;
+    ring.evictedDs = Math.max(ring.evictedDs, last.ds);
+    for (let i = ring.head; i < ring.head + count; i++) {
+      this.unindex(ring.items[i]!);
+      (ring.items as unknown[])[i] = undefined;
+    }
     ring.head += count;
     if (ring.head === ring.items.length) {
       ring.items = [];
       ring.head = 0;
     }
   }
+
+  private unindex(message: PreparedMessage): void {
+    const entry = this.index.get(message.fp);
+    if (entry === undefined) return;
+    if (--entry.count === 0) this.index.delete(message.fp);
+    else if (entry.message === message) entry.message = null; // only a 48-bit collision across channels gets here
+  }
+}
+
+/** Binary search by seq among items[head..]; -1 when absent (seqs increase along the ring). */
+function indexOfSeq(items: readonly PreparedMessage[], head: number, seq: number): number {
+  let lo = head;
+  let hi = items.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = items[mid]!.seq;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }

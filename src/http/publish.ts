@@ -12,7 +12,8 @@ export interface PublishDeps {
   route(channel: string): Route | HeraldError;
   /** null = allowed. `key` is '' when none was presented. */
   authorize(route: Route, key: string, loopback: boolean): HeraldError | null;
-  publish(redisChannel: string, payload: string): Promise<number>;
+  /** Plain channels PUBLISH; durable ones (history.store: redis) go through FCALL herald_publish. */
+  publish(route: Route, payload: string): Promise<number>;
   count(outcome: PublishOutcome): void;
   readonly maxBodyBytes: () => number;
   readonly cors: () => CorsPolicy;
@@ -59,7 +60,7 @@ export function publishHandler(deps: PublishDeps): (res: HttpResponse, req: Http
     else if (typeof parsed.data === 'string') payload = parsed.data;
     else return fail(new HeraldError('bad_request', '`data` must be a string on a text channel'), 'invalid');
     try {
-      const receivers = await deps.publish(route.redisChannel, payload);
+      const receivers = await deps.publish(route, payload);
       deps.count('ok');
       answer(200, JSON.stringify({ ok: true, channel: route.channel, receivers }));
     } catch (err) {

@@ -3,15 +3,21 @@ import type { Logger } from '../log.js';
 import type { Route } from '../rules/router.js';
 import { guardedScheduler, InterestTracker, type Scheduler } from './interest.js';
 import { PreparedMessage } from './message.js';
-import type { Broker, BrokerHandler, BrokerStatus, History } from './ports.js';
-import { formatPosition, type Position } from './position.js';
-import type { ResetReason, Subscriber } from './subscriber.js';
+import type { Broker, BrokerHandler, BrokerStatus, DurableStore, History } from './ports.js';
+import type { ChannelState, DurableResume, Pending, Ready, ReadyCallback } from './channel-state.js';
+import { parseNotification } from './durable-notification.js';
+import { DurableChannels } from './durable-channels.js';
+import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
+import { formatHead, formatMessageId, TOLERANCE_DS, toDs, type Position } from './position.js';
+import { resolveResume } from './resume.js';
+import type { Subscriber } from './subscriber.js';
 
 /**
  * Messages the hub discarded: the `reason` label of herald_messages_dropped_total. A dropped
- * slow consumer loses nothing (it resumes from its last id), so it is not a drop.
+ * slow consumer loses nothing (it resumes from its last id), so it is not a drop; a plain
+ * PUBLISH on a durable channel (`not_durable`) is dropped for every client alike.
  */
-export const DROP_REASONS = ['invalid_json', 'oversize'] as const;
+export const DROP_REASONS = ['invalid_json', 'oversize', 'not_durable'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** What the hub counts; implemented by metrics/ (type-only dependency). */
@@ -21,49 +27,26 @@ export interface HubStats {
   observeLatency(seconds: number): void;
 }
 
-/** Result handed to a subscriber once its channel is live. */
-export interface Ready {
-  /** Messages after `since`, oldest first (empty when no `since` or on reset). */
-  readonly replay: readonly PreparedMessage[];
-  readonly reset: ResetReason | null;
-  /** The head position at that instant: everything up to it was replayed or reset. */
-  readonly position: string;
-}
-
-export type ReadyCallback = (ready: Ready) => void;
-
-interface Pending {
-  readonly sub: Subscriber;
-  readonly since: Position | null;
-  readonly ready: ReadyCallback;
-}
-
-interface ChannelState {
-  /** `stateKey(route)`: also the history key. */
-  readonly key: string;
-  /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
-  route: Route;
-  readonly subscribers: Set<Subscriber>;
-  pending: Pending[];
-  live: boolean;
-  /** The broker link dropped while live: subscribers get a reset when coverage returns. */
-  gap: boolean;
-}
-
 export interface HubOptions {
   readonly broker: Broker;
   readonly history: History;
   /** Timers and end-of-turn callbacks for the hub's interest tracker (linger, batched edges). */
   readonly scheduler: Scheduler;
   readonly epoch: string;
+  /** This process in positions (position.ts): 4 × [a-z0-9]. */
+  readonly tag: string;
   /** Monotonic milliseconds (performance.now in production). */
   readonly clock: () => number;
+  /** Wall-clock milliseconds (Date.now): receive times other processes compare (position.ts). */
+  readonly wallClock: () => number;
   readonly log: Logger;
   readonly stats: HubStats;
   readonly maxMessageBytes: number;
   readonly replayMax: number;
   /** Every Nth message is timed from broker ingress to the end of its fan-out turn. */
   readonly latencySampleEvery: number;
+  /** Durable channels' history (Redis Streams); null on the memory broker, where `store: redis` is the in-process history. */
+  readonly durable: DurableStore | null;
 }
 
 /**
@@ -71,6 +54,8 @@ export interface HubOptions {
  * broker message becomes a PreparedMessage. Implements BrokerHandler (broker → hub) and
  * receives interest edges (hub → broker) so it can forget a channel when its linger ends.
  */
+export type { Ready, ReadyCallback } from './channel-state.js';
+
 export class Hub implements BrokerHandler {
   /**
    * Keyed by client channel AND Redis channel: after a reload remaps a channel, the old
@@ -86,6 +71,7 @@ export class Hub implements BrokerHandler {
   private readonly interest: InterestTracker;
   /** The injected scheduler with every callback guarded: a throw is logged, never fatal. */
   private readonly scheduler: Scheduler;
+  private readonly durable: DurableChannels | null;
 
   constructor(options: HubOptions) {
     this.o = options;
@@ -94,6 +80,7 @@ export class Hub implements BrokerHandler {
     );
     this.interest = new InterestTracker(this.edges, this.scheduler);
     this.sampleCountdown = options.latencySampleEvery;
+    this.durable = options.durable === null ? null : new DurableChannels(this.durableHost(), options.durable);
   }
 
   /** A config reload: new size bounds apply to the next message and the next replay. */
@@ -105,9 +92,27 @@ export class Hub implements BrokerHandler {
     return this.o.epoch;
   }
 
-  /** The newest position this process has issued. */
-  head(): string {
-    return formatPosition(this.o.epoch, this.seq);
+  /** This process in positions (position.ts). */
+  get tag(): string {
+    return this.o.tag;
+  }
+
+  /**
+   * The position "everything on these channels up to now": the id of the newest message kept
+   * on them (locatable by other processes) when every channel was covered before it, else a
+   * head of this process's own sequence (exact here, resolved by time elsewhere).
+   */
+  head(routes: readonly Route[] = []): string {
+    let newest: PreparedMessage | null = null;
+    let coveredFrom = 0;
+    for (const route of routes) {
+      const key = stateKey(route);
+      const m = this.o.history.newest(key);
+      if (m !== null && (newest === null || m.seq > newest.seq)) newest = m;
+      coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
+    }
+    if (newest !== null && newest.seq > coveredFrom) return newest.id;
+    return formatHead(this.seq, toDs(this.o.wallClock()), this.o.tag);
   }
 
   get channelCount(): number {
@@ -131,7 +136,10 @@ export class Hub implements BrokerHandler {
     const key = stateKey(route);
     let state = this.channels.get(key);
     if (state === undefined) {
-      state = { key, route, subscribers: new Set(), pending: [], live: false, gap: false };
+      state = {
+        key, keyHash: keyDigest(key), route, subscribers: new Set(), pending: [], live: false, gap: false, window: [],
+        ck: streamCheck(route.redisChannel), lastStreamId: null, streamEpoch: null, resuming: [], healQueue: null,
+      };
       this.channels.set(key, state);
       const group = this.byRedis.get(route.redisChannel);
       if (group === undefined) this.byRedis.set(route.redisChannel, [state]);
@@ -160,6 +168,11 @@ export class Hub implements BrokerHandler {
     const state = this.channels.get(stateKey(route));
     if (state === undefined) return;
     let removed = state.subscribers.delete(sub);
+    const resume = removed ? undefined : state.resuming.find((r) => r.sub === sub && !r.cancelled);
+    if (resume !== undefined) {
+      resume.cancelled = true;
+      removed = true;
+    }
     if (!removed) {
       const before = state.pending.length;
       state.pending = state.pending.filter((p) => p.sub !== sub);
@@ -179,17 +192,26 @@ export class Hub implements BrokerHandler {
     }
   }
 
+  /**
+   * Like replay(), for a subscriber that joins its live set inside `done`: synchronous for
+   * positions history answers in memory, after one stream read for a durable channel's own
+   * position (messages arriving meanwhile are in the replay, never lost or doubled).
+   */
+  resume(route: Route, since: Position | null, done: ReadyCallback): void {
+    const state = this.channels.get(stateKey(route));
+    if (state === undefined) done(this.replay(route, since));
+    else this.resumeState(state, since, null, done);
+  }
+
   /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
   replay(route: Route, since: Position | null): Ready {
-    const position = this.head();
+    const position = this.head([route]);
     const state = this.channels.get(stateKey(route));
     if (since === null) return { replay: [], reset: null, position };
-    if (since.seq < 0) return { replay: [], reset: 'invalid', position };
-    if (since.epoch !== this.o.epoch) return { replay: [], reset: 'epoch', position };
-    if (since.seq > this.seq) return { replay: [], reset: 'invalid', position };
-    if (state === undefined) return { replay: [], reset: 'not_covered', position };
-    const rule = state.route.rule;
-    const r = this.o.history.replay(state.key, since.seq, rule.history, this.o.clock(), this.o.replayMax);
+    if (state === undefined) return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
+    const wallMs = this.o.wallClock();
+    const context = { history: this.o.history, tag: this.o.tag, seq: this.seq, nowMs: this.o.clock(), nowDs: toDs(wallMs), max: this.o.replayMax };
+    const r = resolveResume(context, state.key, state.route.rule.history, since);
     return r.ok ? { replay: r.messages, reset: null, position } : { replay: [], reset: r.reason, position };
   }
 
@@ -203,26 +225,32 @@ export class Hub implements BrokerHandler {
       this.o.stats.dropped('oversize');
       return;
     }
-    const text = payload.toString('utf8');
+    // A durable notification on a plain rule is simply its payload (the header is stripped).
+    const note = payload[0] === 0x1e ? parseNotification(payload) : null;
+    const body = note === null ? payload : note.body;
+    const text = body.toString('utf8');
     const now = this.o.clock();
+    const ds = toDs(this.o.wallClock());
     const seq = ++this.seq;
-    const id = formatPosition(this.o.epoch, seq);
+    let digest = -1;
     for (let g = 0; g < group.length; g++) {
       const state = group[g]!;
       if (!state.live) continue;
-      const rule = state.route.rule;
-      let event = '';
-      if (rule.payload === 'json') {
-        const parsed = parseJson(text);
-        if (parsed === INVALID) {
-          this.o.stats.dropped('invalid_json');
-          continue;
-        }
-        event = carriedEventName(parsed);
+      if (this.isDurable(state)) {
+        this.durable!.onMessage(state, note, payload, text, seq, now, ds);
+        continue;
       }
-      const message = new PreparedMessage(state.route.channel, seq, id, text, rule.payload === 'json', event, now);
-      this.o.history.append(state.key, message, rule.history, now);
-      for (const sub of state.subscribers) sub.deliver(message);
+      const event = this.eventOf(state, text);
+      if (event === null) continue;
+      if (digest < 0) digest = payloadDigest(body);
+      const window = state.window;
+      window.push(digest);
+      const fp = windowFingerprint(state.keyHash, window);
+      const windowLength = window.length;
+      if (windowLength === WINDOW) window.shift();
+      const id = formatMessageId(fp, ds, this.o.tag);
+      const message = new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, fp, ds, windowLength, digest);
+      this.fanOut(state, message, now);
     }
     if (--this.sampleCountdown <= 0) {
       this.sampleCountdown = this.o.latencySampleEvery;
@@ -294,10 +322,15 @@ export class Hub implements BrokerHandler {
   /** Coverage starts now: a fresh seq, so no position issued before can claim it. */
   private goLive(state: ChannelState): void {
     state.live = true;
-    this.o.history.cover(state.key, ++this.seq);
-    if (state.gap) {
+    state.window = [];
+    this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
+    if (this.isDurable(state) && state.lastStreamId === null) this.durable!.describe(state);
+    if (state.gap && this.isDurable(state) && state.lastStreamId !== null) {
       state.gap = false;
-      const position = this.head();
+      this.durable!.heal(state);
+    } else if (state.gap) {
+      state.gap = false;
+      const position = this.head([state.route]);
       for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
     }
     const pending = state.pending;
@@ -305,14 +338,78 @@ export class Hub implements BrokerHandler {
     for (const p of pending) this.complete(state, p);
   }
 
+  private isDurable(state: ChannelState): boolean {
+    return this.o.durable !== null && state.route.rule.history.store === 'redis';
+  }
+
+  /** The SSE event name from a JSON payload, '' for text; null drops an invalid JSON payload. */
+  private eventOf(state: ChannelState, text: string): string | null {
+    if (state.route.rule.payload !== 'json') return '';
+    const parsed = parseJson(text);
+    if (parsed !== INVALID) return carriedEventName(parsed);
+    this.o.stats.dropped('invalid_json');
+    return null;
+  }
+
+  private fanOut(state: ChannelState, message: PreparedMessage, now: number): void {
+    this.o.history.append(state.key, message, state.route.rule.history, now);
+    for (const sub of state.subscribers) sub.deliver(message);
+  }
+
+  private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt = 0): void {
+    if (since?.kind === 'stream' && this.isDurable(state) && state.live) this.durable!.resume(state, since, sub, done);
+    else if (attempt < AHEAD_ATTEMPTS && this.isAhead(since)) this.waitForAhead(state, since, sub, done, attempt);
+    else done(this.replay(state.route, since));
+  }
+
+  /**
+   * Another process's message id that is recent but not (yet) in our index: that process may
+   * simply have received it first (event-loop lag). Waiting up to the tolerance for it to
+   * arrive here turns a reset (and the duplicates a lagging live stream would bring after it)
+   * into an exact resume.
+   */
+  private isAhead(since: Position | null): boolean {
+    return since?.kind === 'message' && since.tag !== this.o.tag && this.o.history.locate(since.fp) === null && since.ds >= toDs(this.o.wallClock()) - TOLERANCE_DS;
+  }
+
+  private waitForAhead(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt: number): void {
+    // Registered like a durable resume so unsubscribe() can cancel it.
+    const waiting: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    state.resuming.push(waiting);
+    setTimeout(() => {
+      state.resuming = state.resuming.filter((x) => x !== waiting);
+      if (waiting.cancelled) return;
+      try {
+        this.resumeState(state, since, sub, done, attempt + 1);
+      } catch (err) {
+        this.o.log.error('resume callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }, AHEAD_RETRY_MS);
+  }
+
+  private durableHost(): ConstructorParameters<typeof DurableChannels>[0] {
+    return {
+      options: () => this.o,
+      nextSeq: () => ++this.seq,
+      head: (routes) => this.head(routes),
+      eventOf: (state, text) => this.eventOf(state, text),
+      fanOut: (state, message, now) => this.fanOut(state, message, now),
+      isCurrent: (state) => this.channels.get(state.key) === state && state.live,
+    };
+  }
+
   private complete(state: ChannelState, p: Pending): void {
-    const ready = this.replay(state.route, p.since);
-    state.subscribers.add(p.sub);
-    p.ready(ready);
+    this.resumeState(state, p.since, p.sub, (ready) => {
+      state.subscribers.add(p.sub);
+      p.ready(ready);
+    });
   }
 }
 
 const INVALID = Symbol('invalid');
+/** A position ahead of this process is re-checked every 50 ms for up to the tolerance (2 s). */
+const AHEAD_RETRY_MS = 50;
+const AHEAD_ATTEMPTS = (TOLERANCE_DS * 100) / AHEAD_RETRY_MS;
 
 function parseJson(text: string): unknown {
   try {

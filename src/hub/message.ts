@@ -19,6 +19,9 @@ export class PreparedMessage {
    *   embedded raw; a `text` payload is JSON-encoded once, and only if a WS, NDJSON or poll
    *   subscriber needs it.
    * @param receivedAtMs monotonic ms at broker ingress (history age, latency sampling).
+   * @param fp window fingerprint (fingerprint.ts): how another process finds this message.
+   * @param ds wall-clock receive time, deciseconds (position.ts).
+   * @param windowLength messages in the fp's window: WINDOW, less for the first ones after coverage starts.
    */
   constructor(
     readonly channel: string,
@@ -28,6 +31,11 @@ export class PreparedMessage {
     isJson: boolean,
     readonly event: string,
     readonly receivedAtMs: number,
+    readonly fp: string,
+    readonly ds: number,
+    readonly windowLength: number,
+    /** 48-bit payload digest (fingerprint.ts): lets history compare windows without payloads. */
+    readonly digest: number,
   ) {
     this.dataJsonText = isJson ? payload : null;
   }

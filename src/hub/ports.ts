@@ -65,27 +65,86 @@ export interface Broker {
 /** Result of asking history for what a subscriber missed. */
 export type Replay =
   | { readonly ok: true; readonly messages: readonly PreparedMessage[] }
-  | { readonly ok: false; readonly reason: 'evicted' | 'not_covered' };
+  | { readonly ok: false; readonly reason: 'evicted' | 'not_covered' | 'ambiguous' };
+
+/**
+ * What one covered channel can vouch for. Seqs are this process's; `…Ds` are wall-clock
+ * receive times in deciseconds (position.ts), comparable across processes within the tolerance.
+ */
+export interface Coverage {
+  /** Seq taken when the broker subscription went live; nothing before it is known. */
+  readonly coveredFrom: number;
+  readonly coveredFromDs: number;
+  /** Newest message that left the ring (0 when none). */
+  readonly evictedUpTo: number;
+  readonly evictedDs: number;
+}
+
+/** A fingerprint lookup: the one message with it, `ambiguous` when several, null when none. */
+export type Located = { readonly message: PreparedMessage; readonly key: string } | 'ambiguous' | null;
 
 /**
  * Recent messages per channel state. Called only by the hub, synchronously, on its own
  * turn; implementations must be bounded by count and age per key. `key` is the hub's name for
  * one (client channel, Redis channel) mapping.
  *
- * Coverage: `cover(key, seq)` records that from this seq on the channel is subscribed at the
- * broker without interruption; replay from a position before that is impossible.
+ * Coverage: `cover(key, seq, ds)` records that from this seq (and wall time) on the channel is
+ * subscribed at the broker without interruption; replay from a position before that is
+ * impossible. Every kept message is indexed by its fingerprint across all keys.
  */
 export interface History {
   append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
-  cover(key: string, fromSeq: number): void;
+  cover(key: string, fromSeq: number, fromDs: number): void;
   /** Marks the key as no longer covered (broker subscription ended or link lost). */
   uncover(key: string): void;
+  coverage(key: string): Coverage | null;
+  /** The newest message kept for the key. */
+  newest(key: string): PreparedMessage | null;
+  /** One map lookup, whatever the number of channels. */
+  locate(fp: string): Located;
+  /**
+   * Whether a message kept under `key` with a SHORT window (the first WINDOW−1 after coverage
+   * started) has the payloads that end `message`'s window: another process's full-window id
+   * of `message` could then name that one. Exact: compares payload digests, not times.
+   */
+  mayBeShortTwin(key: string, message: PreparedMessage): boolean;
   /**
    * Messages with seq > afterSeq, oldest first; or why that is impossible. More than `max`
    * of them (a reload shrank the bound) is `evicted`: a partial replay would be a silent gap.
    */
   replay(key: string, afterSeq: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
+  /**
+   * Messages received after wall time `ds` (deciseconds) by more than the tolerance; any within
+   * it is `ambiguous` (it may or may not be on the client's side of the position).
+   */
+  replayAfterTime(key: string, ds: number, toleranceDs: number, limits: HistoryConfig, nowMs: number, max: number): Replay;
   /** Evicts entries older than their age bound (for idle channels); returns how many. */
   sweep(nowMs: number): number;
   readonly channelCount: number;
+}
+
+/** One entry of a durable channel's stream. */
+export interface DurableEntry {
+  readonly id: string;
+  readonly payload: Buffer;
+}
+
+export type DurableRead =
+  | { readonly ok: true; readonly entries: readonly DurableEntry[]; readonly epoch: string }
+  | { readonly ok: false; readonly reason: 'evicted' | 'epoch' | 'unavailable' };
+
+/**
+ * History of durable channels, kept in Redis (history/redis-stream.ts). The hub calls it only
+ * to serve a resume or to heal a gap, never per message. Promises never reject: failures are
+ * `unavailable`.
+ */
+export interface DurableStore {
+  /**
+   * Entries after `afterId` (exclusive), oldest first. `epoch` is the stream life the position
+   * came from (null: any); another one is `epoch`, a trimmed gap `evicted`, more than `max`
+   * entries `evicted` (never a partial replay).
+   */
+  read(redisChannel: string, afterId: string, epoch: string | null, max: number): Promise<DurableRead>;
+  /** Records the rule's bounds in the stream's meta, so `FCALL herald_publish` trims alike. */
+  describe(redisChannel: string, limits: HistoryConfig): void;
 }

@@ -1,41 +1,100 @@
 /**
- * Stream positions.
+ * Stream positions that any Herald process on the same Redis can locate (docs/resume.md).
  *
- *   wire id / cursor:   "<epoch>:<seq>"      e.g. "lx3k9a7f2q:1042"
- *                         │        └─ decimal, per process, strictly increasing across ALL
- *                         │           channels (so one Last-Event-ID covers a multi-channel stream)
- *                         └─ [a-z0-9]+, new for every process start
+ *   message id   "<fp>.<t>.<tag>"          e.g. "Qm3x_a9Z.hx2k1p0.k3p9"
+ *                  │     │     └─ issuing process: 4 × [a-z0-9], random per start
+ *                  │     └─ wall-clock receive time at the issuer, deciseconds, base 36
+ *                  └─ 48-bit window fingerprint (fingerprint.ts), 8 × base64url
+ *   head         "~<seq>.<t>.<tag>"        no message anchors the stream's channels: the
+ *                  │                       issuer's own sequence (exact there); `t` = issue time
+ *                  └─ decimal, per process, strictly increasing across ALL channels
+ *   durable      "<ms>-<n>:<epoch>:<ck>"   a durable channel's message: its Redis Stream id, the
+ *                  │        │       └─ 4 × base64url of the Redis channel's hash (which stream)
+ *                  │        └─ the stream's life (6 hex, new when a stream is lost and recreated)
+ *                  └─ exact on every process, across Herald and Redis restarts
+ *   legacy       "<epoch>:<seq>"           ids of Herald before issue 10: always a reset (epoch)
  *
- * Invariants:
- * - seq values have holes: the hub takes a fresh seq when a channel's broker coverage
- *   (re)starts, so no position issued before that instant can equal or pass it.
- * - A position from another epoch can never be replayed here: the answer is a reset.
- * Pure: no clock, no I/O.
+ * Meaning: "the client holds every message on its channels up to this point of Redis's
+ * delivery order". The issuer resolves its own ids exactly (tag match: fingerprint index or
+ * seq); another process resolves a fingerprint through its own index, or falls back to time
+ * within TOLERANCE_DS (hub/resume.ts). Pure: no clock, no I/O.
  */
 
-export interface Position {
-  readonly epoch: string;
-  readonly seq: number;
+export type Position =
+  | { readonly kind: 'message'; readonly fp: string; readonly ds: number; readonly tag: string }
+  | { readonly kind: 'head'; readonly seq: number; readonly ds: number; readonly tag: string }
+  | { readonly kind: 'stream'; readonly text: string; readonly id: string; readonly ms: number; readonly epoch: string; readonly ck: string }
+  | { readonly kind: 'legacy' }
+  | { readonly kind: 'invalid' };
+
+/** A client position that does not parse: every channel resets with reason `invalid`. */
+export const INVALID_POSITION: Position = { kind: 'invalid' };
+
+/**
+ * The largest difference, in deciseconds, between two processes' receive times of one
+ * message: clock skew between machines plus event-loop lag. Time only decides when a
+ * fingerprint cannot (fallback for idle channels, and the proof that a single match is the
+ * right occurrence); a wider tolerance only turns more edge cases into resets.
+ */
+export const TOLERANCE_DS = 20;
+
+const FP_RE = /^[A-Za-z0-9_-]{8}$/;
+const TAG_RE = /^[a-z0-9]{4}$/;
+const DS_RE = /^[a-z0-9]{1,9}$/;
+const STREAM_RE = /^(\d{1,15})-(\d{1,15}):([0-9a-f]{6}):([A-Za-z0-9_-]{4})$/;
+
+export function formatStreamPosition(streamId: string, epoch: string, ck: string): string {
+  return streamId + ':' + epoch + ':' + ck;
 }
 
-const EPOCH_RE = /^[a-z0-9]{1,32}$/;
-
-export function formatPosition(epoch: string, seq: number): string {
-  return `${epoch}:${seq}`;
+/** Redis Stream ids "<ms>-<seq>" in numeric order. */
+export function compareStreamIds(a: string, b: string): number {
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  const am = Number(a.slice(0, da));
+  const bm = Number(b.slice(0, db));
+  return am !== bm ? am - bm : Number(a.slice(da + 1)) - Number(b.slice(db + 1));
 }
 
-/** Parses a client-supplied id; null when it is not a well-formed position. */
-export function parsePosition(text: string): Position | null {
-  const colon = text.indexOf(':');
-  if (colon <= 0 || colon !== text.lastIndexOf(':')) return null;
-  const epoch = text.slice(0, colon);
-  const digits = text.slice(colon + 1);
-  if (!EPOCH_RE.test(epoch) || !/^\d{1,15}$/.test(digits)) return null;
-  return { epoch, seq: Number(digits) };
+export function formatMessageId(fp: string, ds: number, tag: string): string {
+  return fp + '.' + ds.toString(36) + '.' + tag;
 }
 
-/** A new epoch: time-based prefix plus randomness, so two processes never share one. */
+export function formatHead(seq: number, ds: number, tag: string): string {
+  return '~' + seq + '.' + ds.toString(36) + '.' + tag;
+}
+
+/** Parses a client-supplied id; malformed text is `invalid`, never an exception. */
+export function parsePosition(text: string): Position {
+  const durable = STREAM_RE.exec(text);
+  if (durable !== null) {
+    const [, ms, n, epoch, ck] = durable as unknown as [string, string, string, string, string];
+    return { kind: 'stream', text, id: ms + '-' + n, ms: Number(ms), epoch, ck };
+  }
+  const parts = text.split('.');
+  if (parts.length !== 3) return /^[a-z0-9]{1,32}:\d{1,15}$/.test(text) ? { kind: 'legacy' } : INVALID_POSITION;
+  const [anchor, dsText, tag] = parts as [string, string, string];
+  if (!DS_RE.test(dsText) || !TAG_RE.test(tag)) return INVALID_POSITION;
+  const ds = parseInt(dsText, 36);
+  if (anchor.startsWith('~')) {
+    const digits = anchor.slice(1);
+    return /^\d{1,15}$/.test(digits) ? { kind: 'head', seq: Number(digits), ds, tag } : INVALID_POSITION;
+  }
+  return FP_RE.test(anchor) ? { kind: 'message', fp: anchor, ds, tag } : INVALID_POSITION;
+}
+
+/** A process tag: random, so two processes (or two runs of one) almost never share one. */
+export function newTag(random: () => number): string {
+  return Math.floor(random() * 36 ** 4).toString(36).padStart(4, '0');
+}
+
+/** A new epoch (logged at start-up): time-based prefix plus randomness. */
 export function newEpoch(nowMs: number, random: () => number): string {
   const rand = Math.floor(random() * 36 ** 6).toString(36).padStart(6, '0');
   return nowMs.toString(36) + rand;
+}
+
+/** Wall-clock milliseconds → the deciseconds positions carry. */
+export function toDs(wallMs: number): number {
+  return Math.floor(wallMs / 100);
 }

@@ -9,6 +9,8 @@ export interface HistoryConfig {
   /** Messages kept per channel (0 disables history: every resume is a reset). */
   readonly size: number;
   readonly maxAgeMs: number;
+  /** `redis`: durable, a Redis Stream capped by size and age (docs/resume.md). */
+  readonly store: 'memory' | 'redis';
 }
 
 /** Access rule of a channel pattern (issue 4 extends the token forms). */

@@ -84,7 +84,7 @@ export class PollTransport implements PollOwner, Transport {
     // The position to fall back on if the hold ends before every channel is live: the
     // client's own (valid) cursor, else the head now — never a later head, which could skip
     // messages delivered on the live channels meanwhile.
-    const fallback = isPosition(since) ? cursorText : this.ctx.hub.head();
+    const fallback = isPosition(since) ? cursorText : this.ctx.hub.head(routes);
     const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
     res.onAborted(this.aborted.bind(this, waiter));
@@ -114,7 +114,7 @@ export class PollTransport implements PollOwner, Transport {
     const messages = waiter.takeMessages();
     const max = this.batchSize;
     const sent = messages.length > max ? messages.slice(0, max) : messages;
-    const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head();
+    const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head(waiter.routes);
     if (sent.length > 0) this.ctx.stats.delivered('poll', sent.length);
     if (sent.length === 1 && waiter.resets === null) return this.oneMessageBody(sent[0]!, cursor);
     return encodePollBody(sent.map((m) => m.poll), cursor, waiter.resets ?? []);

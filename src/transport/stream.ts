@@ -121,7 +121,7 @@ export class StreamTransport implements StreamOwner, Transport {
 
   /** Every channel is live: write the head of the stream. */
   begin(conn: StreamConnection): void {
-    const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head());
+    const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head(conn.routes));
     conn.res.cork(() => {
       this.writeHead(conn.res, conn.origin);
       const accepted = conn.res.write(body);

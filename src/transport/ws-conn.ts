@@ -24,6 +24,8 @@ export interface SubGroup extends Subscriber {
   readonly members: Set<WsConn>;
   pending: PendingJoin[];
   releaseScheduled: boolean;
+  /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */
+  resuming: number;
 }
 
 export interface SocketSub {

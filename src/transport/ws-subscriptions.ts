@@ -1,13 +1,14 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { encodeWsControl, encodeWsError } from '../encode/ws.js';
 import { HeraldError } from '../errors.js';
+import type { Ready } from '../hub/hub.js';
 import type { ChannelRouter } from './channels.js';
 import type { TransportContext } from './context.js';
 import type { AuthResult } from './lifecycle/authorize.js';
 import type { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import { resumeFrom, type Since } from './lifecycle/resume.js';
 import { routeChange } from './lifecycle/revalidate.js';
-import { NEVER, topicOf, type SocketSub, type WsConn } from './ws-conn.js';
+import { NEVER, topicOf, type SocketSub, type SubGroup, type WsConn } from './ws-conn.js';
 import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
 
 /**
@@ -105,9 +106,22 @@ export class WsSubscriptions implements TopicOwner {
    * the replay (published before this instant) or on the topic (after), never both, never neither.
    */
   private activate(group: TopicGroup, conn: WsConn, sub: SocketSub, since: Since): void {
+    // Synchronous unless a durable channel's stream must be read (issue 10): then the socket
+    // may have left meanwhile, and the answer needs its own cork.
+    let isSync = true;
+    group.resuming++;
+    this.ctx.hub.resume(group.route, since, (ready) => {
+      group.resuming--;
+      if (isSync) this.joined(group, conn, sub, ready);
+      else if (conn.open && sub.group === group && sub.state === 'pending') conn.ws!.cork(() => this.joined(group, conn, sub, ready));
+      else this.releaseIfUnused(group);
+    });
+    isSync = false;
+  }
+
+  private joined(group: TopicGroup, conn: WsConn, sub: SocketSub, ready: Ready): void {
     const channel = group.route.channel;
     const ws = conn.ws!;
-    const ready = this.ctx.hub.replay(group.route, since);
     let ok = true;
     if (ready.reset !== null) ok = ws.send(encodeWsControl('reset', { channel, reason: ready.reset, position: ready.position })) !== 2;
     for (let i = 0; ok && i < ready.replay.length; i++) ok = ws.send(ready.replay[i]!.ws) !== 2;
@@ -134,16 +148,20 @@ export class WsSubscriptions implements TopicOwner {
     } else {
       group.pending = group.pending.filter((p) => p.sub !== sub);
     }
-    if (group.members.size === 0 && group.pending.length === 0 && !group.releaseScheduled) {
-      group.releaseScheduled = true;
-      // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
-      this.life.defer('ws topic release', () => {
-        group.releaseScheduled = false;
-        if (group.members.size > 0 || group.pending.length > 0 || this.groups.get(group.topic) !== group) return;
-        this.groups.delete(group.topic);
-        this.ctx.hub.unsubscribe(group, group.route);
-      });
-    }
+    this.releaseIfUnused(group);
+  }
+
+  /** Gives the channel back to the hub once no socket is on it, waiting, or resuming. */
+  private releaseIfUnused(group: SubGroup): void {
+    if (!isUnused(group) || group.releaseScheduled) return;
+    group.releaseScheduled = true;
+    // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
+    this.life.defer('ws topic release', () => {
+      group.releaseScheduled = false;
+      if (!isUnused(group) || this.groups.get(group.topic) !== group) return;
+      this.groups.delete(group.topic);
+      this.ctx.hub.unsubscribe(group, group.route);
+    });
   }
 
   /** One call for every socket on the topic; the frame was built once for all transports' subscribers. */
@@ -224,4 +242,8 @@ export class WsSubscriptions implements TopicOwner {
     }
     return ended;
   }
+}
+
+function isUnused(group: SubGroup): boolean {
+  return group.members.size === 0 && group.pending.length === 0 && group.resuming === 0;
 }

@@ -23,6 +23,8 @@ export class TopicGroup implements Subscriber, SubGroup {
   pending: PendingJoin[] = [];
   ready = false;
   releaseScheduled = false;
+  /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */
+  resuming = 0;
 
   constructor(
     readonly owner: TopicOwner,

@@ -36,6 +36,8 @@ export interface StartHeraldOptions {
   /** Wait for /readyz 200 before resolving (default true). */
   readonly waitReady?: boolean;
   readonly port?: number;
+  /** How long the first `listening` line may take (default 10 s; several workers on a busy machine take longer). */
+  readonly listenTimeoutMs?: number;
 }
 
 let seq = 0;
@@ -103,7 +105,7 @@ export async function startHerald(t: HasTeardown, opts: StartHeraldOptions = {})
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const line = await waitForLog(/^\{.*"msg":"listening".*$/m);
+  const line = await waitForLog(/^\{.*"msg":"listening".*$/m, opts.listenTimeoutMs);
   const port = (JSON.parse(line) as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   if (opts.waitReady ?? true) await waitReady(url, 15_000, () => output);

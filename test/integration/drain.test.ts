@@ -6,6 +6,7 @@ import { scrape, metricValue, startHerald, uniquePrefix, type HeraldProcess } fr
 import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
+import { POSITION } from '../helpers/positions.js';
 
 const { redisUrl, pub } = await redisWithPublisher(t);
 
@@ -75,7 +76,7 @@ t.test('SIGTERM: SSE gets retry + reconnect, WS 1012, held polls their cursor; s
   for (const a of answers) {
     t.equal(a.status, 200, 'held poll answered 200, not an error');
     t.same(a.body.messages, [], 'nothing new');
-    t.match(a.body.cursor, /^[a-z0-9]+:\d+$/, 'with a cursor to poll again elsewhere');
+    t.match(a.body.cursor, POSITION, 'with a cursor to poll again elsewhere');
   }
   t.equal(answers[1]!.body.cursor, cursor, 'a poll holding a cursor gets it back');
 

@@ -4,6 +4,7 @@ import t from 'tap';
 import { scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
 import { sharedRedisUrl } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { POSITION } from '../helpers/positions.js';
 
 /** Reads GET /stream line by line: one JSON object per non-empty line. */
 async function openStream(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; lines: Record<string, unknown>[]; blank: () => number; close: () => void }> {
@@ -69,7 +70,7 @@ log: { level: warn }
   t.teardown(() => foreign.close());
   await waitFor(() => foreign.lines.length >= 1, { timeoutMs: 5000, what: 'reset line' });
   t.match(foreign.lines[0], { type: 'reset', channel: `${p}:a`, reason: 'epoch' });
-  t.match(foreign.lines[0]!.position, /^[a-z0-9]+:\d+$/);
+  t.match(foreign.lines[0]!.position, POSITION);
 
   const text = await scrape(h.url);
   t.match(text, /herald_connections_open\{transport="ndjson",class="desktop"\} 3/);

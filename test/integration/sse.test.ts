@@ -4,6 +4,7 @@ import { startHerald, uniquePrefix } from '../helpers/herald.js';
 import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
+import { POSITION } from '../helpers/positions.js';
 
 const { redisUrl, pub } = await redisWithPublisher(t);
 
@@ -45,8 +46,7 @@ t.test('PUBLISH from a plain Redis client reaches SSE subscribers on one and sev
   t.same(both.messages().map((e) => e.data), ['first', 'second', 'third']);
   const ids = both.messages().map((e) => e.id!);
   t.same(one.messages().map((e) => e.id), [ids[0], ids[2]], 'the same message has the same id on every connection');
-  const seqs = ids.map((id) => Number(id.split(':')[1]));
-  t.ok(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!, 'ids increase across channels');
+  t.equal(new Set(ids).size, 3, 'distinct ids across channels');
 });
 
 t.test('payloads arrive byte for byte through a real EventSource', async (t) => {
@@ -139,8 +139,7 @@ t.test('resume with Last-Event-ID replays exactly the missed messages, or says r
   await foreign.until(() => foreign.events.length >= 1);
   t.equal(foreign.events[0]!.event, 'reset');
   t.same(JSON.parse(foreign.events[0]!.data), { channel, reason: 'epoch' });
-  t.match(foreign.events[0]!.id, /^[a-z0-9]+:\d+$/, 'reset carries the position to go on from');
-  t.not(foreign.events[0]!.id!.split(':')[0], 'zzzzzz', 'in this process epoch');
+  t.match(foreign.events[0]!.id, POSITION, 'reset carries the position to go on from');
 
   const garbage = await RawSse.open(`${h.url}/sse?channel=${channel}`, { 'last-event-id': 'not a position' });
   t.teardown(() => garbage.close());

@@ -3,6 +3,7 @@ import { scrape, startHerald, uniquePrefix, type HeraldProcess } from '../helper
 import { promtoolCheck } from '../helpers/promtool.js';
 import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
+import { tagOf } from '../helpers/positions.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { redisUrl, pub } = await redisWithPublisher(t);
@@ -18,6 +19,7 @@ log: { level: info }
 interface Listening {
   readonly pid: number;
   readonly epoch: string;
+  readonly tag: string;
   readonly port: number;
 }
 
@@ -74,8 +76,8 @@ t.test('--workers 2: both workers accept connections and /metrics is aggregated'
   const clients = await clientsOnBothWorkers(t, h, channel, 20);
   await pub.publish(channel, 'hello');
   await Promise.all(clients.map((c) => c.waitForMessages(1, 10_000)));
-  const epochs = new Set(clients.map((c) => c.messages()[0]!.id!.split(':')[0]));
-  t.same([...epochs].sort(), workers.map((w) => w.epoch).sort(), 'message ids carry both workers\' epochs: both accepted clients');
+  const tags = new Set(clients.map((c) => tagOf(c.messages()[0]!.id!)));
+  t.same([...tags].sort(), workers.map((w) => w.tag).sort(), 'message ids carry both workers\' tags: both accepted clients');
 
   // Whichever worker answers, the numbers are the group's.
   for (let i = 0; i < 4; i++) {

@@ -17,7 +17,7 @@ function rule(pattern: string, access: AccessRule, publishScopes: string[] = [])
     pattern,
     redis: pattern,
     payload: 'text',
-    history: { size: 0, maxAgeMs: 0 },
+    history: { size: 0, maxAgeMs: 0, store: 'memory' },
     lingerMs: 0,
     access,
     publishScopes,

@@ -59,8 +59,9 @@ function importers(pkg: string): string[] {
 }
 
 t.test('I/O packages have exactly one home each', async (t) => {
+  // STYLE A.3: only broker/redis*.ts and history/redis*.ts (durable channels' streams).
+  t.same(importers('ioredis').filter((f) => !/^(broker|history)\/redis[a-z-]*\.ts$/.test(f)), [], `ioredis: ${importers('ioredis').join(', ')}`);
   t.ok(importers('ioredis').includes('broker/redis.ts'));
-  t.ok(importers('ioredis').every((f) => /^broker\/redis(-[a-z-]+)?\.ts$/.test(f)), `ioredis: ${importers('ioredis').join(', ')}`);
   t.same(importers('prom-client'), ['metrics/merge.ts', 'metrics/metrics.ts'], 'the registry and the merge; never the hot-path counters');
   t.same(importers('jose'), ['auth/jwt.ts']);
   t.ok(importers('yaml').every((f) => f === 'config/load.ts' || f === 'config/validate.ts'), `yaml: ${importers('yaml').join(', ')}`);

@@ -30,7 +30,7 @@ t.test('config/herald.yaml validates with no issues', async (t) => {
   t.equal(config?.server.host, '127.0.0.1');
   t.equal(config?.server.port, 8080);
   t.same(config?.channels.map((rule) => [rule.pattern, rule.payload, rule.history, rule.access]), [
-    ['public:{name}', 'text', { size: 100, maxAgeMs: 300_000 }, { kind: 'public' }],
+    ['public:{name}', 'text', { size: 100, maxAgeMs: 300_000, store: 'memory' }, { kind: 'public' }],
   ]);
   t.same(config?.classes.list.map((c) => c.name), ['mobile', 'desktop']);
 });
@@ -80,6 +80,8 @@ t.test('describeConfig prints rules and classes, never secrets', async (t) => {
   t.match(text, /access token \(forums contains \{forum\}\)/);
   t.match(text, /mobile\s+User-Agent \/Mobile\|Android\|iPhone\|iPad\/i; lifetime 30s/);
   t.match(text, /redis redis:\/\/:\*\*\*@127\.0\.0\.1:6390/);
+  t.match(text, /2\. events:\{name\}\n.*history 500 messages \/ 10m in a Redis Stream \(durable/, 'a durable rule on the redis broker');
+  t.match(describeConfig({ ...config, broker: { ...config.broker, kind: 'memory' } }), /in process \(store: redis needs the redis broker/, 'on the memory broker a durable rule is the in-process history');
   const defaults = loadConfig({ file: null, env: {}, overrides: {} }).config;
   t.match(defaults === null ? '' : describeConfig(defaults), /^Config: embedded defaults\n/);
 });

@@ -170,7 +170,7 @@ t.test('file: null gives the embedded defaults, deep-frozen', async (t) => {
   t.equal(config.broker.lingerMs, 5_000);
   t.same([config.broker.cluster, config.broker.sentinel], [{ nodes: [], mode: 'sharded' }, { nodes: [], masterName: '' }]);
   t.same(config.channels, [{
-    pattern: 'public:{name}', redis: 'public:{name}', payload: 'text', history: { size: 100, maxAgeMs: 300_000 },
+    pattern: 'public:{name}', redis: 'public:{name}', payload: 'text', history: { size: 100, maxAgeMs: 300_000, store: 'memory' },
     lingerMs: 5_000, access: { kind: 'public' }, publishScopes: [],
   }]);
   t.same(config.classes.list.map((c) => [c.name, c.lifetimeMs, c.pollHoldMs, c.heartbeatMs, c.idleMs]), [
@@ -212,8 +212,8 @@ t.test('rule defaults come from defaults: and broker.linger', async (t) => {
   ].join('\n'));
   t.same(lines, []);
   t.same(config?.channels.map((r) => [r.payload, r.history, r.lingerMs]), [
-    ['json', { size: 7, maxAgeMs: 60_000 }, 9_000],
-    ['text', { size: 0, maxAgeMs: 60_000 }, 0],
+    ['json', { size: 7, maxAgeMs: 60_000, store: 'memory' }, 9_000],
+    ['text', { size: 0, maxAgeMs: 60_000, store: 'memory' }, 0],
   ]);
 });
 

@@ -2,13 +2,14 @@ import t from 'tap';
 import { MemoryHistory } from '../../src/history/memory.js';
 import { PreparedMessage } from '../../src/hub/message.js';
 
-const msg = (channel: string, seq: number, at: number): PreparedMessage =>
-  new PreparedMessage(channel, seq, `e:${seq}`, `p${seq}`, false, '', at);
-const limits = { size: 3, maxAgeMs: 1000 };
+/** `fp` defaults to one per seq; `ds` (wall deciseconds) to the monotonic time / 100. */
+const msg = (channel: string, seq: number, at: number, fp = `fp${seq}`.padEnd(8, '_'), ds = Math.floor(at / 100)): PreparedMessage =>
+  new PreparedMessage(channel, seq, `e:${seq}`, `p${seq}`, false, '', at, fp, ds, 4, seq);
+const limits = { size: 3, maxAgeMs: 1000, store: 'memory' as const };
 
 t.test('bounded by count: replay after an evicted position says evicted', async (t) => {
   const h = new MemoryHistory();
-  h.cover('c', 10);
+  h.cover('c', 10, 0);
   for (let s = 11; s <= 15; s++) h.append('c', msg('c', s, 0), limits, 0);
   const r = h.replay('c', 12, limits, 0, 100);
   t.ok(r.ok);
@@ -20,7 +21,7 @@ t.test('bounded by count: replay after an evicted position says evicted', async 
 
 t.test('bounded by age', async (t) => {
   const h = new MemoryHistory();
-  h.cover('c', 0);
+  h.cover('c', 0, 0);
   h.append('c', msg('c', 1, 0), limits, 0);
   h.append('c', msg('c', 2, 900), limits, 900);
   const r = h.replay('c', 0, limits, 1500, 100);
@@ -33,7 +34,7 @@ t.test('bounded by age', async (t) => {
 t.test('coverage: before it, uncovered or unknown channels are not_covered', async (t) => {
   const h = new MemoryHistory();
   t.same(h.replay('nope', 0, limits, 0, 10), { ok: false, reason: 'not_covered' });
-  h.cover('c', 5);
+  h.cover('c', 5, 0);
   t.same(h.replay('c', 4, limits, 0, 10), { ok: false, reason: 'not_covered' });
   t.ok(h.replay('c', 5, limits, 0, 10).ok);
   h.uncover('c');
@@ -43,11 +44,11 @@ t.test('coverage: before it, uncovered or unknown channels are not_covered', asy
 
 t.test('size 0: every resume after a message is evicted; more than max is evicted', async (t) => {
   const h = new MemoryHistory();
-  h.cover('z', 0);
-  h.append('z', msg('z', 1, 0), { size: 0, maxAgeMs: 1000 }, 0);
-  t.same(h.replay('z', 0, { size: 0, maxAgeMs: 1000 }, 0, 10), { ok: false, reason: 'evicted' });
-  h.cover('m', 0);
-  const big = { size: 1000, maxAgeMs: 10_000 };
+  h.cover('z', 0, 0);
+  h.append('z', msg('z', 1, 0), { size: 0, maxAgeMs: 1000, store: 'memory' as const }, 0);
+  t.same(h.replay('z', 0, { size: 0, maxAgeMs: 1000, store: 'memory' as const }, 0, 10), { ok: false, reason: 'evicted' });
+  h.cover('m', 0, 0);
+  const big = { size: 1000, maxAgeMs: 10_000, store: 'memory' as const };
   for (let s = 1; s <= 500; s++) h.append('m', msg('m', s, 0), big, 0);
   t.same(h.replay('m', 0, big, 0, 100), { ok: false, reason: 'evicted' }, 'more than max (a reload shrank the bound) is never a partial replay');
   const r = h.replay('m', 400, big, 0, 100);
@@ -67,8 +68,8 @@ function backingSlots(h: MemoryHistory, key: string): number {
 
 t.test('a long-running ring stays compact and correct', async (t) => {
   const h = new MemoryHistory();
-  h.cover('c', 0);
-  const l = { size: 10, maxAgeMs: 1e9 };
+  h.cover('c', 0, 0);
+  const l = { size: 10, maxAgeMs: 1e9, store: 'memory' as const };
   let most = 0;
   for (let s = 1; s <= 10_000; s++) {
     h.append('c', msg('c', s, s), l, s);
@@ -85,9 +86,43 @@ t.test('a long-running ring stays compact and correct', async (t) => {
 t.test('sweep evicts aged entries of idle channels', async (t) => {
   const h = new MemoryHistory();
   h.maxAgeMs = 1000;
-  h.cover('c', 0);
+  h.cover('c', 0, 0);
   h.append('c', msg('c', 1, 0), limits, 0);
   h.append('c', msg('c', 2, 100), limits, 100);
   t.equal(h.sweep(1050), 1);
   t.same(h.replay('c', 0, limits, 1050, 10), { ok: false, reason: 'evicted' });
+});
+
+t.test('fingerprint index: one lookup across channels; twins are ambiguous; eviction updates it', async (t) => {
+  const h = new MemoryHistory();
+  const l = { size: 2, maxAgeMs: 1e9, store: 'memory' as const };
+  h.cover('a', 0, 0);
+  h.cover('b', 0, 0);
+  h.append('a', msg('a', 1, 0, 'AAAAAAAA'), l, 0);
+  h.append('b', msg('b', 2, 0, 'BBBBBBBB'), l, 0);
+  const found = h.locate('BBBBBBBB');
+  t.ok(found !== null && found !== 'ambiguous' && found.key === 'b' && found.message.seq === 2);
+  t.equal(h.locate('CCCCCCCC'), null);
+  h.append('a', msg('a', 3, 0, 'AAAAAAAA'), l, 0);
+  t.equal(h.locate('AAAAAAAA'), 'ambiguous', 'the same window twice in history: never a guess');
+  h.append('a', msg('a', 4, 0, 'DDDDDDDD'), l, 0); // evicts seq 1
+  const twin = h.locate('AAAAAAAA');
+  t.ok(twin !== null && twin !== 'ambiguous' && twin.message.seq === 3, 'the older twin left; the coverage says when (evictedDs)');
+  t.equal(h.coverage('a')?.evictedUpTo, 1);
+  h.uncover('a');
+  t.equal(h.locate('AAAAAAAA'), null, 'an uncovered channel leaves the index');
+});
+
+t.test('replay by time: after the tolerance replays, inside it is ambiguous, before coverage is not_covered', async (t) => {
+  const h = new MemoryHistory();
+  const l = { size: 10, maxAgeMs: 1e9, store: 'memory' as const };
+  h.cover('c', 0, 100);
+  h.append('c', msg('c', 1, 0, undefined, 140), l, 0);
+  h.append('c', msg('c', 2, 0, undefined, 200), l, 0);
+  h.append('c', msg('c', 3, 0, undefined, 260), l, 0);
+  const r = h.replayAfterTime('c', 175, 20, l, 0, 10);
+  t.ok(r.ok);
+  if (r.ok) t.same(r.messages.map((m) => m.seq), [2, 3], 'only what came more than the tolerance after');
+  t.same(h.replayAfterTime('c', 190, 20, l, 0, 10), { ok: false, reason: 'ambiguous' });
+  t.same(h.replayAfterTime('c', 110, 20, l, 0, 10), { ok: false, reason: 'not_covered' });
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { RuleConfig } from '../../src/config/types.js';
+import { parsePosition } from '../../src/hub/position.js';
 import { MemoryHistory } from '../../src/history/memory.js';
 import { Hub, type Ready } from '../../src/hub/hub.js';
 import type { PreparedMessage } from '../../src/hub/message.js';
@@ -40,7 +41,7 @@ class Sink implements Subscriber {
 }
 
 const rule = (over: Partial<RuleConfig> = {}): RuleConfig => ({
-  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000 }, lingerMs: 1000,
+  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 1000,
   access: { kind: 'public' }, publishScopes: [], ...over,
 });
 const route = (channel: string, r = rule(), redisChannel = channel): Route => ({ channel, redisChannel, rule: r, params: {} });
@@ -50,16 +51,17 @@ function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; sta
   const broker = new RecordingBroker();
   const stats = { received: 0, dropped: [] as string[] };
   const hub = new Hub({
-    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', clock: () => clock.now, log: createLogger('silent'),
+    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', tag: 'aaaa', clock: () => clock.now,
+    wallClock: () => 1_700_000_000_000 + clock.now, log: createLogger('silent'),
     stats: { messageReceived: () => stats.received++, dropped: (r) => stats.dropped.push(r), observeLatency: () => {} },
-    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
+    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000, durable: null,
   });
   return { hub, broker, clock, stats };
 }
 
-function subscribe(hub: Hub, sub: Subscriber, r: Route, since: { epoch: string; seq: number } | null = null): Ready[] {
+function subscribe(hub: Hub, sub: Subscriber, r: Route, since: string | null = null): Ready[] {
   const out: Ready[] = [];
-  hub.subscribe(sub, r, since, (ready) => out.push(ready));
+  hub.subscribe(sub, r, since === null ? null : parsePosition(since), (ready) => out.push(ready));
   return out;
 }
 
@@ -78,8 +80,9 @@ t.test('ready waits for the broker; messages get increasing ids; one subscribe e
   hub.onMessage('c:1', Buffer.from('y'));
   t.same(a.got.map((m) => m.payload), ['x', 'y']);
   t.equal(a.got[0], b.got[0], 'the same PreparedMessage object goes to every subscriber');
-  const [s1, s2] = a.got.map((m) => Number(m.id.split(':')[1]));
-  t.ok(s2! > s1!, 'ids increase');
+  const [s1, s2] = a.got.map((m) => m.seq);
+  t.ok(s2! > s1!, 'seqs increase');
+  t.not(a.got[0]!.id, a.got[1]!.id, 'distinct ids');
 });
 
 t.test('replay after a position; eviction, epoch, future and malformed positions reset', async (t) => {
@@ -90,20 +93,20 @@ t.test('replay after a position; eviction, epoch, future and malformed positions
   hub.onLive(['c:1']);
   for (const p of ['m1', 'm2', 'm3']) hub.onMessage('c:1', Buffer.from(p));
   const first = keeper.got[0]!;
-  const late = subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq })[0]!;
+  const late = subscribe(hub, new Sink(), route('c:1'), first.id)[0]!;
   t.same(late.replay.map((m) => m.payload), ['m2', 'm3']);
   t.equal(late.reset, null);
-  hub.onMessage('c:1', Buffer.from('m4')); // evicts m1 (size 3)
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: first.seq - 1 })[0]!.reset, 'evicted');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'other', seq: 1 })[0]!.reset, 'epoch');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: 'ep1', seq: 10_000 })[0]!.reset, 'invalid');
-  t.equal(subscribe(hub, new Sink(), route('c:1'), { epoch: '', seq: -1 })[0]!.reset, 'invalid');
+  hub.onMessage('c:1', Buffer.from('m4'));
+  hub.onMessage('c:1', Buffer.from('m5')); // evicts m1 and m2 (size 3)
+  t.equal(subscribe(hub, new Sink(), route('c:1'), first.id)[0]!.reset, 'evicted');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), 'ep1:1')[0]!.reset, 'epoch', 'ids of an older Herald');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), '~10000.hx2k1p0.aaaa')[0]!.reset, 'invalid', 'a head of ours from the future');
+  t.equal(subscribe(hub, new Sink(), route('c:1'), 'nonsense')[0]!.reset, 'invalid');
 });
 
 t.test('a position from before coverage started is not_covered', async (t) => {
   const { hub, clock } = setup();
-  const head = Number(hub.head().split(':')[1]);
-  const s = subscribe(hub, new Sink(), route('c:2'), { epoch: 'ep1', seq: head });
+  const s = subscribe(hub, new Sink(), route('c:2'), hub.head());
   clock.endTurn();
   hub.onLive(['c:2']);
   t.equal(s[0]!.reset, 'not_covered', 'coverage takes a fresh seq, so an earlier position cannot claim it');
@@ -273,10 +276,10 @@ t.test('a throw in an interest edge (a deferred callback) is logged, not thrown 
   };
   const lines: string[] = [];
   const hub = new Hub({
-    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', clock: () => clock.now,
-    log: createLogger('error', (l) => lines.push(l)),
+    broker, history: new MemoryHistory(), scheduler: clock, epoch: 'ep1', tag: 'aaaa', clock: () => clock.now,
+    wallClock: () => 1_700_000_000_000 + clock.now, log: createLogger('error', (l) => lines.push(l)),
     stats: { messageReceived: () => {}, dropped: () => {}, observeLatency: () => {} },
-    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000,
+    maxMessageBytes: 100, replayMax: 100, latencySampleEvery: 1_000_000, durable: null,
   });
   subscribe(hub, new Sink(), route('c:1'));
   t.doesNotThrow(() => clock.endTurn(), 'the batched subscribe edge runs guarded');

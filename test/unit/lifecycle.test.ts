@@ -10,6 +10,7 @@ import { isWellFormed, resumeFrom } from '../../src/transport/lifecycle/resume.j
 import { revalidateConnections, routeChange } from '../../src/transport/lifecycle/revalidate.js';
 import { guarded, MAX_TIMER_MS, staggered, timerWithinRange } from '../../src/transport/lifecycle/timers.js';
 import type { TransportStats } from '../../src/transport/stats.js';
+import { INVALID_POSITION } from '../../src/hub/position.js';
 
 const cls: ClientClassConfig = { name: 'desktop', userAgent: '', lifetimeMs: 100_000, pollHoldMs: 1000, heartbeatMs: 1000, idleMs: 1000 };
 const route = (channel: string, redisChannel = channel): Route => ({ channel, redisChannel, params: {}, rule: {} as Route['rule'] });
@@ -108,8 +109,9 @@ t.test('revalidate: one unit, subscriptions; the first change found is the reaso
 
 t.test('resume positions go through one door', async (t) => {
   t.equal(resumeFrom(''), null);
-  t.same(resumeFrom('abc:12'), { epoch: 'abc', seq: 12 });
-  t.ok(resumeFrom('not a position')!.seq < 0, 'malformed: a negative seq, so the hub answers reset invalid');
-  t.ok(isWellFormed('abc:12'));
+  t.same(resumeFrom('Qm3x_a9Z.hx2k1p0.k3p9'), { kind: 'message', fp: 'Qm3x_a9Z', ds: parseInt('hx2k1p0', 36), tag: 'k3p9' });
+  t.equal(resumeFrom('not a position'), INVALID_POSITION, 'malformed: the hub answers reset invalid');
+  t.ok(isWellFormed('Qm3x_a9Z.hx2k1p0.k3p9'));
   t.notOk(isWellFormed('abc'));
+  t.notOk(isWellFormed(''));
 });

@@ -176,7 +176,7 @@ t.test('label values stay inside closed sets', async (t) => {
     class: new Set([...CLASSES, 'other']),
     reason: new Set([
       'client', 'lifetime', 'idle', 'slow_consumer', 'drain', 'token_expired', 'policy', 'error',
-      'invalid_json', 'oversize',
+      'invalid_json', 'oversize', 'not_durable',
     ]),
     code: new Set([...Object.keys(ErrorCode), 'other']),
     outcome: new Set(['message', 'timeout', 'aborted', 'drain', 'reset', 'policy', 'ok', 'unauthorized', 'forbidden', 'invalid', 'too_large', 'unavailable']),

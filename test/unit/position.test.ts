@@ -1,14 +1,35 @@
 import t from 'tap';
-import { formatPosition, newEpoch, parsePosition } from '../../src/hub/position.js';
+import { parseNotification } from '../../src/hub/durable-notification.js';
+import { compareStreamIds, formatHead, formatMessageId, INVALID_POSITION, newTag, parsePosition } from '../../src/hub/position.js';
 
 t.test('round trip', async (t) => {
-  const epoch = newEpoch(1_700_000_000_000, () => 0.5);
-  t.match(epoch, /^[a-z0-9]+$/);
-  t.same(parsePosition(formatPosition(epoch, 42)), { epoch, seq: 42 });
+  const tag = newTag(() => 0.5);
+  t.match(tag, /^[a-z0-9]{4}$/);
+  t.same(parsePosition(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag)), { kind: 'message', fp: 'Qm3x_a9Z', ds: 17_000_000_000, tag });
+  t.same(parsePosition(formatHead(42, 17_000_000_000, tag)), { kind: 'head', seq: 42, ds: 17_000_000_000, tag });
+  t.ok(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag).length <= 21, 'ids stay short');
+});
+
+t.test('ids of Herald before issue 10 are legacy (reset epoch)', async (t) => {
+  t.same(parsePosition('lx3k9a7f2q:1042'), { kind: 'legacy' });
 });
 
 t.test('rejects malformed positions', async (t) => {
-  for (const bad of ['', ':1', 'abc', 'abc:', 'abc:x', 'a:b:1', 'ABC:1', 'abc:-1', 'abc:1.5', 'abc:1234567890123456']) {
-    t.equal(parsePosition(bad), null, bad);
+  for (const bad of ['', ':1', 'abc', 'abc:', 'abc:x', 'a:b:1', 'ABC:1', 'abc:-1', 'abc:1.5', 'Qm3x_a9Z.hx.aaa', 'Qm3x_a9.hx.aaaa', 'Qm3x_a9Z.HX.aaaa', '~x.hx.aaaa', 'Qm3x_a9Z.hx.aaaa.x']) {
+    t.equal(parsePosition(bad), INVALID_POSITION, bad);
+  }
+});
+
+t.test('durable ids: the stream id, its life and its stream', async (t) => {
+  t.same(parsePosition('1795690752763-0:3fa91c:Xy9_'), { kind: 'stream', text: '1795690752763-0:3fa91c:Xy9_', id: '1795690752763-0', ms: 1795690752763, epoch: '3fa91c', ck: 'Xy9_' });
+  t.equal(parsePosition('1795690752763-0:3FA91C:Xy9_'), INVALID_POSITION, 'epoch is lowercase hex');
+  t.ok(compareStreamIds('10-2', '9-5') > 0 && compareStreamIds('10-2', '10-10') < 0 && compareStreamIds('7-1', '7-1') === 0);
+});
+
+t.test('durable notifications: header parsed, anything else is a plain payload', async (t) => {
+  const n = parseNotification(Buffer.from('\x1eherald1 3fa91c 1795690752763-4\nhello\nworld'));
+  t.same(n && { epoch: n.epoch, id: n.id, body: n.body.toString() }, { epoch: '3fa91c', id: '1795690752763-4', body: 'hello\nworld' });
+  for (const plain of ['hello', '\x1eherald1 nope', '\x1eherald1 3fa91c 12-x\nbody', '\x1eherald2 3fa91c 1-1\nbody']) {
+    t.equal(parseNotification(Buffer.from(plain)), null, JSON.stringify(plain));
   }
 });

@@ -13,8 +13,8 @@ import { SSE_FORMAT } from '../../src/transport/stream-format.js';
 
 const cls: ClientClassConfig = { name: 'default', userAgent: '', lifetimeMs: 60_000, pollHoldMs: 30_000, heartbeatMs: 15_000, idleMs: 60_000 };
 const route = (channel: string): Route =>
-  ({ channel, redisChannel: channel, params: {}, rule: { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000 }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] } }) as Route;
-const message = (seq: number, payload = 'x'): PreparedMessage => new PreparedMessage('a', seq, `ep:${seq}`, payload, false, '', 0);
+  ({ channel, redisChannel: channel, params: {}, rule: { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] } }) as Route;
+const message = (seq: number, payload = 'x'): PreparedMessage => new PreparedMessage('a', seq, `ep:${seq}`, payload, false, '', 0, '', 0, 0, 0);
 /** Never touched by the paths under test: a write would throw. */
 const noRes = {} as HttpResponse;
 

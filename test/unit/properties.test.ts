@@ -6,7 +6,7 @@ import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { decodeWsFrame, isWsFrameProblem } from '../../src/encode/ws.js';
 import { encodeSseComment, encodeSseEvent, encodeSseRetry, isSafeEventName } from '../../src/encode/sse.js';
-import { formatPosition, parsePosition } from '../../src/hub/position.js';
+import { formatMessageId, parsePosition } from '../../src/hub/position.js';
 
 // Property tests (issue 12). Run counts are modest: the suite shares two cores.
 
@@ -35,7 +35,7 @@ const payload = fc.oneof(
   fc.array(fc.constantFrom('\n', '\r', '\r\n', 'data: x', ':', 'id: 9', 'event: e', ' ', ''), { maxLength: 20 }).map((a) => a.join('')),
 );
 const eventName = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/));
-const id = fc.tuple(fc.stringMatching(/^[a-z0-9]{1,12}$/), fc.nat()).map(([e, s]) => formatPosition(e, s));
+const id = fc.tuple(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.nat({ max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/)).map(([fp, ds, tag]) => formatMessageId(fp, ds, tag));
 
 t.test('SSE framing: any payload round-trips through a spec EventSource parser', async (t) => {
   fc.assert(
@@ -105,14 +105,14 @@ t.test('the position / cursor codec never throws and round-trips every valid pos
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (text) => {
       const p = parsePosition(text);
-      return p === null || formatPosition(p.epoch, p.seq) === text.replace(/:0+(?=\d)/, ':');
+      return p.kind !== 'message' || formatMessageId(p.fp, p.ds, p.tag) === text.replace(/\.0+(?=[a-z0-9])/, '.');
     }),
     { numRuns: 3000 },
   );
   fc.assert(
-    fc.property(fc.stringMatching(/^[a-z0-9]{1,32}$/), fc.integer({ min: 0, max: 999_999_999_999_999 }), (epoch, seq) => {
-      const p = parsePosition(formatPosition(epoch, seq));
-      return p !== null && p.epoch === epoch && p.seq === seq;
+    fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.integer({ min: 0, max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/), (fp, ds, tag) => {
+      const p = parsePosition(formatMessageId(fp, ds, tag));
+      return p.kind === 'message' && p.fp === fp && p.ds === ds && p.tag === tag;
     }),
     { numRuns: 2000 },
   );

@@ -1,5 +1,5 @@
 import type { PreparedMessage } from '../../hub/message.js';
-import { parsePosition, type Position } from '../../hub/position.js';
+import { INVALID_POSITION, parsePosition, type Position } from '../../hub/position.js';
 
 /**
  * Where a client asks to resume from (SSE Last-Event-ID, WS `since`, poll cursor). The
@@ -8,25 +8,23 @@ import { parsePosition, type Position } from '../../hub/position.js';
 export type Since = Position | null;
 
 /**
- * A malformed id still opens the connection: every channel then gets a reset with reason
- * `invalid` (the hub answers a negative seq so), and the client refetches.
+ * '' → null (start live); any other text → its position. A malformed id parses to
+ * INVALID_POSITION, which still opens the connection: every channel then gets a reset with
+ * reason `invalid`, and the client refetches.
  */
-const MALFORMED: Position = Object.freeze({ epoch: '', seq: -1 });
-
-/** '' → null (start live); a well-formed id → its position; anything else → MALFORMED. */
 export function resumeFrom(text: string): Since {
   if (text === '') return null;
-  return parsePosition(text) ?? MALFORMED;
+  return parsePosition(text);
 }
 
 /** Whether `text` is a well-formed id (from any process): a poll keeps such a cursor. */
 export function isWellFormed(text: string): boolean {
-  return parsePosition(text) !== null;
+  return text !== '' && parsePosition(text) !== INVALID_POSITION;
 }
 
 /** Whether `since` came from a well-formed id (not none, not malformed). */
 export function isPosition(since: Since): since is Position {
-  return since !== null && since !== MALFORMED;
+  return since !== null && since !== INVALID_POSITION;
 }
 
 /** Oldest first, in the order positions were issued: how transports merge several channels. */

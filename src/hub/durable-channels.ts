@@ -1,0 +1,166 @@
+import { parseNotification, replaySeq, streamIdOf, type Notification } from './durable-notification.js';
+import type { ChannelState, DurableResume, Ready, ReadyCallback } from './channel-state.js';
+import { WINDOW } from './fingerprint.js';
+import { PreparedMessage } from './message.js';
+import type { DurableRead, DurableStore } from './ports.js';
+import { compareStreamIds, formatStreamPosition, toDs, type Position } from './position.js';
+import type { Route } from '../rules/router.js';
+import type { HubOptions } from './hub.js';
+
+/** How often a heal retries a read while the store's own connection comes back. */
+const HEAL_ATTEMPTS = 20;
+const HEAL_RETRY_MS = 250;
+/** A heal queue that passed its bound: the heal ends in a broker_gap reset. */
+const OVERFLOW: Buffer[] = [];
+
+/** What durable channels need from the hub (which owns channel states and the sequence). */
+export interface DurableHost {
+  /** The hub's current options (a reload replaces them). */
+  options(): Pick<HubOptions, 'history' | 'stats' | 'log' | 'clock' | 'wallClock' | 'replayMax'>;
+  nextSeq(): number;
+  head(routes: readonly Route[]): string;
+  /** The SSE event name, '' for text; null when a JSON payload is invalid (counted). */
+  eventOf(state: ChannelState, text: string): string | null;
+  /** Appends to history and delivers to every live subscriber. */
+  fanOut(state: ChannelState, message: PreparedMessage, now: number): void;
+  /** The state is still the hub's and live (not forgotten, no new link loss). */
+  isCurrent(state: ChannelState): boolean;
+}
+
+/**
+ * Durable channels in the hub (docs/resume.md): messages named by their Redis Stream id,
+ * resumes served by one stream read with live messages queued meanwhile, and gaps after a
+ * link loss healed by reading the stream instead of a broker_gap reset.
+ */
+export class DurableChannels {
+  constructor(
+    private readonly h: DurableHost,
+    private readonly store: DurableStore,
+  ) {}
+
+  /**
+   * Serves a durable channel's resume from its stream; `done` runs in the turn the read
+   * completes, so the subscriber joins the live set right after the queued messages.
+   */
+  resume(state: ChannelState, since: Position & { kind: 'stream' }, sub: ChannelState['resuming'][number]['sub'], done: ReadyCallback): void {
+    const isSameStream = since.ck === state.ck;
+    // Another channel's durable id: Redis's one clock orders the two streams; read from its ms.
+    const afterId = isSameStream ? since.id : `${since.ms - 1}-18446744073709551615`;
+    const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    state.resuming.push(resume);
+    void this.store.read(state.route.redisChannel, afterId, isSameStream ? since.epoch : null, this.h.options().replayMax).then((r) => {
+      state.resuming = state.resuming.filter((x) => x !== resume);
+      if (resume.cancelled) return;
+      this.guard(() => done(this.ready(state, since, afterId, resume, r)));
+    });
+  }
+
+  /** The rule's bounds go to the stream's meta, so an app's FCALL trims alike. */
+  describe(state: ChannelState): void {
+    this.store.describe(state.route.redisChannel, state.route.rule.history);
+  }
+
+  /**
+   * A message on a durable channel. A plain PUBLISH there is dropped and counted
+   * (`not_durable`), never delivered: it is not in the stream, so a client resuming across
+   * it could never get it, and delivering it to some clients only would be a silent loss for
+   * the others. While a heal reads the gap, notifications wait in order (bounded).
+   */
+  onMessage(state: ChannelState, note: Notification | null, raw: Buffer, text: string, seq: number, now: number, ds: number): void {
+    if (note === null) {
+      this.h.options().stats.dropped('not_durable');
+      return;
+    }
+    if (state.healQueue !== null) {
+      if (state.healQueue === OVERFLOW) return;
+      if (state.healQueue.length < this.h.options().replayMax) state.healQueue.push(raw);
+      else state.healQueue = OVERFLOW;
+      return;
+    }
+    if (state.lastStreamId !== null && state.streamEpoch === note.epoch && compareStreamIds(note.id, state.lastStreamId) <= 0) return;
+    const message = this.message(state, note, text, seq, now, ds);
+    state.lastStreamId = note.id;
+    state.streamEpoch = note.epoch;
+    if (message === null) return;
+    for (const r of state.resuming) {
+      if (r.queue.length < this.h.options().replayMax) (r.queue as PreparedMessage[]).push(message);
+      else r.overflow = true;
+    }
+    this.h.fanOut(state, message, now);
+  }
+
+  /** Durable messages are indexed by their full id: exact on every process. */
+  message(state: ChannelState, note: Notification, text: string, seq: number, now: number, ds: number): PreparedMessage | null {
+    const event = this.h.eventOf(state, text);
+    if (event === null) return null;
+    const id = formatStreamPosition(note.id, note.epoch, state.ck);
+    return new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, id, ds, WINDOW, 0);
+  }
+
+  ready(state: ChannelState, since: Position & { kind: 'stream' }, afterId: string, resume: DurableResume, r: DurableRead): Ready {
+    const position = this.h.head([state.route]);
+    if (!r.ok) return { replay: [], reset: r.reason === 'unavailable' ? 'not_covered' : r.reason, position };
+    if (resume.overflow) return { replay: [], reset: 'evicted', position };
+    const first = r.entries[0];
+    if (since.ck !== state.ck && first !== undefined && Number(first.id.slice(0, first.id.indexOf('-'))) === since.ms) {
+      return { replay: [], reset: 'not_covered', position }; // same millisecond on two streams: no order
+    }
+    const replay: PreparedMessage[] = [];
+    let last = afterId;
+    const now = this.h.options().clock();
+    for (const e of r.entries) {
+      const id = formatStreamPosition(e.id, r.epoch, state.ck);
+      const kept = this.h.options().history.locate(id);
+      const text = e.payload.toString('utf8');
+      const m = kept !== null && kept !== 'ambiguous' ? kept.message : this.message(state, { epoch: r.epoch, id: e.id, body: e.payload }, text, replaySeq(e.id), now, 0);
+      last = e.id;
+      if (m !== null) replay.push(m);
+    }
+    for (const m of resume.queue) if (compareStreamIds(streamIdOf(m.id), last) > 0) replay.push(m);
+    return { replay, reset: null, position };
+  }
+
+  /**
+   * Coverage came back after a link loss: read what the stream got meanwhile, from the last id
+   * delivered, instead of a broker_gap reset. Notifications arriving during the read wait in
+   * healQueue and are applied after it, deduplicated by stream id.
+   */
+  heal(state: ChannelState, attempt = 1): void {
+    if (attempt === 1) state.healQueue = [];
+    void this.store.read(state.route.redisChannel, state.lastStreamId!, state.streamEpoch, this.h.options().replayMax).then((r) => this.guard(() => {
+      if (!this.h.isCurrent(state)) {
+        state.healQueue = null; // forgotten, or the link dropped again: the next coverage heals
+        return;
+      }
+      if (!r.ok && r.reason === 'unavailable' && attempt < HEAL_ATTEMPTS) {
+        setTimeout(() => this.guard(() => this.heal(state, attempt + 1)), HEAL_RETRY_MS);
+        return;
+      }
+      const queue = state.healQueue;
+      state.healQueue = null;
+      if (!r.ok || queue === OVERFLOW) {
+        const position = this.h.head([state.route]);
+        for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+        state.lastStreamId = null;
+      } else {
+        const now = this.h.options().clock();
+        const ds = toDs(this.h.options().wallClock());
+        for (const e of r.entries) this.onMessage(state, { epoch: r.epoch, id: e.id, body: e.payload }, e.payload, e.payload.toString('utf8'), this.h.nextSeq(), now, ds);
+      }
+      for (const raw of queue ?? []) {
+        const note = parseNotification(raw);
+        if (note !== null) this.onMessage(state, note, raw, note.body.toString('utf8'), this.h.nextSeq(), this.h.options().clock(), toDs(this.h.options().wallClock()));
+      }
+    }));
+  }
+
+  /** Callbacks from the durable store run outside any guard: log instead of crashing. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.h.options().log.error('hub callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+}
