@@ -5,7 +5,7 @@ import { PreparedMessage } from './message.js';
 import type { DurableRead, DurableStore } from './ports.js';
 import { compareStreamIds, formatStreamPosition, toDs, type Position } from './position.js';
 import type { Route } from '../rules/router.js';
-import type { HubOptions } from './hub.js';
+import type { HubOptions } from './hub-options.js';
 
 /** How often a heal retries a read while the store's own connection comes back. */
 const HEAL_ATTEMPTS = 20;

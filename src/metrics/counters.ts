@@ -8,7 +8,7 @@
  * the error-code catalogue); anything else is counted under `other`. Never a channel name.
  */
 import { ErrorCode } from '../errors.js';
-import { DROP_REASONS, type DropReason, type HubStats } from '../hub/hub.js';
+import { DROP_REASONS, type DropReason, type HubStats } from '../hub/hub-options.js';
 import type { TransportName } from '../hub/subscriber.js';
 import { PUBLISH_OUTCOMES, type PublishOutcome } from '../http/publish-outcome.js';
 import { CLOSE_REASONS, POLL_OUTCOMES, type CloseReason, type PollOutcome, type TransportStats } from '../transport/stats.js';

@@ -55,7 +55,7 @@ if (!chromiumAvailable()) {
     }
   });
 
-  t.test('a Herald restart (memory broker): the client comes back on its own and reports reset / epoch', async (t) => {
+  t.test('a Herald restart (memory broker): the client comes back on its own and reports reset / not_covered', async (t) => {
     const p = uniquePrefix();
     const port = await freePort();
     let h = await startHerald(t, { config: config(p), port });
@@ -75,7 +75,7 @@ if (!chromiumAvailable()) {
     const sent = await Promise.all(pubs.map((x) => x.stop()));
     for (const [i, tr] of TRANSPORTS.entries()) {
       const rec = await page.until(tr, `log.msgs.length > 1 && log.msgs.at(-1).d === '${sent[i]! - 1}'`, 10_000);
-      t.same(rec.resets, [{ c: `${p}:${tr}`, r: 'epoch', at: 1 }], `${tr}: one reset (epoch), after the first message`);
+      t.same(rec.resets, [{ c: `${p}:${tr}`, r: 'not_covered', at: 1 }], `${tr}: one reset (not_covered: the new process never saw that position), after the first message`);
       const after = rec.msgs.slice(1).map((m) => m.d);
       t.equal(after[0], '0', `${tr}: the first message published after the restart arrived`);
       t.equal(firstBreak(after), null, `${tr}: after the restart, ${after.length} messages consecutive to ${sent[i]! - 1}`);
