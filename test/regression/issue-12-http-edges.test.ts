@@ -1,7 +1,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
-import { bodyOf, rawExchange, statusOf } from '../helpers/raw-http.js';
+import { bodyOf, rawExchange, refusalExchange, statusOf } from '../helpers/raw-http.js';
 import { RawSse } from '../helpers/sse.js';
 
 // Issue 12: HTTP edge cases. Conflicting Content-Length is refused and the connection closed
@@ -80,7 +80,7 @@ log: { level: warn }
     const query = Array.from({ length: 10_000 }, () => 'channel=a').join('&');
     t.ok(query.length < 120 * 1024, 'small enough that uWS hands the request over');
     // A fresh connection: a refusal closes its connection.
-    const reply = await rawExchange(h.port, `GET /sse?${query} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const reply = await refusalExchange(h.port, `GET /sse?${query} HTTP/1.1\r\nHost: x\r\n\r\n`);
     t.equal(statusOf(reply.text), 414);
     t.match(JSON.parse(bodyOf(reply.text)), { error: { code: 'url_too_long' } });
     t.equal(reply.end, 'closed');
@@ -96,7 +96,7 @@ log: { level: warn }
   await t.test('a 100 KB Authorization header gets 431', async (t) => {
     const auth = `Bearer ${'a'.repeat(100 * 1024)}`;
     for (const [method, path] of [['GET', `/sse?channel=${p}:a`], ['GET', `/poll?channel=${p}:a`], ['POST', '/publish']] as const) {
-      const reply = await rawExchange(h.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Length: 2\r\n\r\n{}`);
+      const reply = await refusalExchange(h.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Length: 2\r\n\r\n{}`);
       t.equal(statusOf(reply.text), 431, path);
       t.match(JSON.parse(bodyOf(reply.text)), { error: { code: 'header_too_large' } });
     }
@@ -104,18 +104,18 @@ log: { level: warn }
 
   await t.test('the headers read once by the screen and reused (issue 15) are still measured', async (t) => {
     const big = 'a'.repeat(100 * 1024);
-    const apiKey = await rawExchange(h.port, `POST /publish HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${big}\r\nContent-Length: 2\r\n\r\n{}`);
+    const apiKey = await refusalExchange(h.port, `POST /publish HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${big}\r\nContent-Length: 2\r\n\r\n{}`);
     t.equal(statusOf(apiKey.text), 431, 'X-Api-Key');
     t.match(JSON.parse(bodyOf(apiKey.text)), { error: { code: 'header_too_large' } });
     for (const header of ['Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'Origin', 'Last-Event-ID']) {
-      const reply = await rawExchange(
+      const reply = await refusalExchange(
         h.port,
         `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${header}: ${big}\r\n\r\n`,
       );
       t.equal(statusOf(reply.text), 431, `${header} on the WebSocket upgrade`);
       t.match(JSON.parse(bodyOf(reply.text)), { error: { code: 'header_too_large' } });
     }
-    const sse = await rawExchange(h.port, `GET /sse?channel=${p}:a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${big}\r\n\r\n`);
+    const sse = await refusalExchange(h.port, `GET /sse?channel=${p}:a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${big}\r\n\r\n`);
     t.equal(statusOf(sse.text), 431, 'Last-Event-ID on SSE');
   });
 
