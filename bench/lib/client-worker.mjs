@@ -52,6 +52,9 @@ function markReady(c) {
 
 /** The rolling-restart move window (send times, µs): its deliveries also go to moveHist. */
 let moveFromUs = Infinity;
+// HERALD_BENCH_DEBUG_RESUME=1: print the first few out-of-order / duplicate deliveries with the ids around them.
+const DEBUG_RESUME = process.env.HERALD_BENCH_DEBUG_RESUME === '1';
+let debugShown = 0;
 let moveToUs = Infinity;
 
 function onPayload(c, seq, sendUs) {
@@ -59,7 +62,14 @@ function onPayload(c, seq, sendUs) {
     c.st.received++;
     c.st.hist.record(tNow - sendUs);
     if (sendUs >= moveFromUs && sendUs < moveToUs) (c.st.moveHist ??= new Histogram()).record(tNow - sendUs);
-  } else c.st.dups++;
+  } else {
+    c.st.dups++;
+    // Resume: a seq below the last one that was never parsed arrived out of order (counted
+    // as a dup and its slot as lost by the accounting); one parsed before is a true duplicate.
+    if (cfg.resume) err(`${c.seen?.has(seq) ? 'dup-seen-before' : 'dup-out-of-order'}${c.ready && c.sinceOpen < 50 ? '-just-after-reconnect' : ''}`);
+    if (DEBUG_RESUME && debugShown++ < 4) process.stderr.write(`resume dup/out-of-order: channel ${c.channel} seq ${seq} (last ${c.tally.last}) sent Last-Event-ID ${c.idSent}; recent [seq id]: ${JSON.stringify(c.recent)}\n`);
+  }
+  if (cfg.resume) { (c.seen ??= new Set()).add(seq); c.sinceOpen++; }
 }
 
 /**
@@ -84,7 +94,10 @@ function sseResumeData(c, buf, from, to) {
     } else if (name === 'reconnect') err('sse-reconnect-event');
     else {
       const m = SSE_PAYLOAD.exec(ev);
-      if (m) onPayload(c, Number(m[1]), Number(m[2]));
+      if (m) {
+        if (DEBUG_RESUME) { (c.recent ??= []).push([Number(m[1]), id?.[1], c.sinceOpen]); if (c.recent.length > 14) c.recent.shift(); }
+        onPayload(c, Number(m[1]), Number(m[2]));
+      }
     }
   }
   markReady(c);
@@ -187,6 +200,7 @@ function sendRequest(c) {
   } else if (c.transport === 'sse') {
     req += 'Accept: text/event-stream\r\n';
     if (c.lastId) req += `Last-Event-ID: ${c.lastId}\r\n`;
+    c.idSent = c.lastId;
   } else {
     req += profile.pollHeaders(c);
   }
@@ -194,7 +208,7 @@ function sendRequest(c) {
 }
 
 function openConn(c) {
-  c.phase = PHASE.HEAD; c.head = null; c.sc = MARK.OUTSIDE; c.whLen = 0; c.wsRemain = 0; c.sseBuf = '';
+  c.phase = PHASE.HEAD; c.head = null; c.sc = MARK.OUTSIDE; c.whLen = 0; c.wsRemain = 0; c.sseBuf = ''; c.sinceOpen = 0;
   const opts = { host: cfg.host, port: cfg.port };
   if (cfg.localAddress) opts.localAddress = cfg.localAddress;
   const sock = net.connect(opts);
@@ -303,7 +317,7 @@ process.on('message', async (m) => {
     reply = { ms: performance.now() - t0, failed };
   } else if (m.cmd === 'reset') {
     for (const s of Object.values(stats)) { s.received = 0; s.dups = 0; s.bad = 0; s.cycles = 0; s.hist = new Histogram(); s.moveHist = undefined; }
-    for (const c of conns) restartWindow(c.tally);
+    for (const c of conns) { restartWindow(c.tally); c.seen = undefined; }
     for (const k of Object.keys(errors)) delete errors[k];
     cpuMark = process.cpuUsage();
     reply = {};
