@@ -4,7 +4,7 @@
  * --nchan, which is what `npm run bench:compare` passes), one fresh server per scenario, one
  * Redis for the run. Writes bench/results/<stamp>.json, .md and .svg.
  *
- * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, churn, cluster, mixed)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
+ * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, churn, cluster, workers, rolling-restart, mixed)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
  *          --nchan  --out DIR  --name NAME
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,8 @@ function summaryLine(r) {
   if (r.deliveries === undefined) return `${r.connections} conns, ${r.rssPerConnBytes} B/conn, ${r.connectPerSec} conn/s`;
   const p99 = Object.values(r.perTransport).map((x) => x.latencyMs.p99).join('/');
   const shards = r.spec.preset === 'cluster' ? `, Redis CPU µs/publish ${r.redisShards.map((x) => x.cpuUsPerPublish).join('/')}` : '';
-  return `${r.deliveriesPerSec}/s, ${r.serverCpuUsPerDelivery} µs/deliv, ${r.msgsPerWrite} msg/write, p99 ${p99} ms, lost ${r.lost}, resets ${r.resets}, late ${r.late}, dup ${r.dups}${shards}`;
+  const move = r.spec.rolling ? `, move p99 ${Object.values(r.perTransport).map((x) => x.moveLatencyMs?.p99).join('/')} ms, errors ${JSON.stringify(r.errors)}` : '';
+  return `${r.deliveriesPerSec}/s, ${r.serverCpuUsPerDelivery} µs/deliv, ${r.msgsPerWrite} msg/write, p99 ${p99} ms, lost ${r.lost}, resets ${r.resets}, late ${r.late}, dup ${r.dups}${shards}${move}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -37,6 +37,8 @@ function newConn(transport, channel) {
     sc: MARK.OUTSIDE, seq: 0, ts: 0, tally: newTally(), churn: false,
     wh: Buffer.alloc(10), whLen: 0, wsRemain: 0, wsOp: 0,
     st: tstats(transport), started: 0, onReady: null,
+    // SSE with resume (cfg.resume): the last id seen, sent back as Last-Event-ID on reconnect.
+    lastId: '', sseBuf: '',
   };
 }
 
@@ -48,15 +50,64 @@ function markReady(c) {
   if (onReadyChange) onReadyChange();
 }
 
+/** The rolling-restart move window (send times, µs): its deliveries also go to moveHist. */
+let moveFromUs = Infinity;
+// HERALD_BENCH_DEBUG_RESUME=1: print the first few out-of-order / duplicate deliveries with the ids around them.
+const DEBUG_RESUME = process.env.HERALD_BENCH_DEBUG_RESUME === '1';
+let debugShown = 0;
+let moveToUs = Infinity;
+
 function onPayload(c, seq, sendUs) {
-  if (recordSeq(c.tally, seq)) { c.st.received++; c.st.hist.record(tNow - sendUs); }
-  else c.st.dups++;
+  if (recordSeq(c.tally, seq)) {
+    c.st.received++;
+    c.st.hist.record(tNow - sendUs);
+    if (sendUs >= moveFromUs && sendUs < moveToUs) (c.st.moveHist ??= new Histogram()).record(tNow - sendUs);
+  } else {
+    c.st.dups++;
+    // Resume: a seq below the last one that was never parsed arrived out of order (counted
+    // as a dup and its slot as lost by the accounting); one parsed before is a true duplicate.
+    if (cfg.resume) err(`${c.seen?.has(seq) ? 'dup-seen-before' : 'dup-out-of-order'}${c.ready && c.sinceOpen < 50 ? '-just-after-reconnect' : ''}`);
+    if (DEBUG_RESUME && debugShown++ < 4) process.stderr.write(`resume dup/out-of-order: channel ${c.channel} seq ${seq} (last ${c.tally.last}) sent Last-Event-ID ${c.idSent}; recent [seq id]: ${JSON.stringify(c.recent)}\n`);
+  }
+  if (cfg.resume) { (c.seen ??= new Set()).add(seq); c.sinceOpen++; }
+}
+
+/**
+ * SSE with resume: whole events, in order. `id:` is kept for Last-Event-ID; an `event: reset`
+ * says the server skipped messages: the next jump is counted as told (resets), not as lost.
+ */
+const SSE_ID = /^id: (.*)$/m;
+const SSE_EVENT = /^event: (.*)$/m;
+const SSE_PAYLOAD = /@(\d+),(\d+);/;
+function sseResumeData(c, buf, from, to) {
+  c.sseBuf += buf.latin1Slice(from, to);
+  for (let end = c.sseBuf.indexOf('\n\n'); end !== -1; end = c.sseBuf.indexOf('\n\n')) {
+    const ev = c.sseBuf.slice(0, end);
+    c.sseBuf = c.sseBuf.slice(end + 2);
+    const id = SSE_ID.exec(ev);
+    if (id) c.lastId = id[1];
+    const name = SSE_EVENT.exec(ev)?.[1];
+    if (name === 'reset') {
+      err('sse-reset');
+      c.tally.gap = 0; c.tally.answerMsgs = 0;
+      answerEnded(c.tally, true);
+    } else if (name === 'reconnect') err('sse-reconnect-event');
+    else {
+      const m = SSE_PAYLOAD.exec(ev);
+      if (m) {
+        if (DEBUG_RESUME) { (c.recent ??= []).push([Number(m[1]), id?.[1], c.sinceOpen]); if (c.recent.length > 14) c.recent.shift(); }
+        onPayload(c, Number(m[1]), Number(m[2]));
+      }
+    }
+  }
+  markReady(c);
 }
 function onBad(c) { c.st.bad++; }
 const scan = (c, buf, from, to) => scanPayloads(c, buf, from, to, onPayload, onBad);
 
 function bodyData(c, buf, from, to) {
   if (from >= to) return;
+  if (cfg.resume && c.transport === 'sse') { sseResumeData(c, buf, from, to); return; }
   scan(c, buf, from, to);
   if (c.transport === 'poll') c.tail = (c.tail + buf.latin1Slice(from, to)).slice(-300);
   else markReady(c);
@@ -64,6 +115,8 @@ function bodyData(c, buf, from, to) {
 
 /** A poll answer is complete; a pipelined next answer may follow at buf[next…]. */
 function answerEnd(c, buf, next) {
+  // SSE with resume: the server ended the stream (a drain): reconnect with Last-Event-ID.
+  if (cfg.resume && c.transport === 'sse') { c.sock.destroy(); return; }
   pollEnd(c);
   if (c.phase === PHASE.HEAD && next < buf.length) onData(c, buf.subarray(next));
 }
@@ -119,7 +172,10 @@ function onData(c, buf) {
       return;
     }
     if (status !== 200 && !(c.transport === 'poll' && (status === 304 || status === 408))) {
-      err(`${c.transport}-status-${status}`); c.closing = true; c.sock.destroy(); return;
+      err(`${c.transport}-status-${status}`);
+      // SSE with resume: an error answer (e.g. 503 draining) is retried by the close handler.
+      if (!(cfg.resume && c.transport === 'sse')) c.closing = true;
+      c.sock.destroy(); return;
     }
     c.phase = PHASE.BODY; c.ckState = 0; c.ckRemain = 0; c.ckSize = 0;
     if (c.transport === 'poll' && !c.chunked && c.bodyLeft <= 0) { answerEnd(c, all, rest); return; }
@@ -143,6 +199,8 @@ function sendRequest(c) {
       'Sec-WebSocket-Version: 13\r\n';
   } else if (c.transport === 'sse') {
     req += 'Accept: text/event-stream\r\n';
+    if (c.lastId) req += `Last-Event-ID: ${c.lastId}\r\n`;
+    c.idSent = c.lastId;
   } else {
     req += profile.pollHeaders(c);
   }
@@ -150,7 +208,7 @@ function sendRequest(c) {
 }
 
 function openConn(c) {
-  c.phase = PHASE.HEAD; c.head = null; c.sc = MARK.OUTSIDE; c.whLen = 0; c.wsRemain = 0;
+  c.phase = PHASE.HEAD; c.head = null; c.sc = MARK.OUTSIDE; c.whLen = 0; c.wsRemain = 0; c.sseBuf = ''; c.sinceOpen = 0;
   const opts = { host: cfg.host, port: cfg.port };
   if (cfg.localAddress) opts.localAddress = cfg.localAddress;
   const sock = net.connect(opts);
@@ -161,6 +219,14 @@ function openConn(c) {
   sock.on('error', (e) => err(`socket-${e.code ?? e.message}`));
   sock.on('close', () => {
     if (c.sock !== sock) return;
+    if (!c.closing && cfg.resume && c.transport === 'sse' && c.ready) {
+      // Resume: reconnect at once (as Herald's client does after a drain); a refused connect
+      // (no listener for a moment) retries after 50 ms.
+      err('sse-reconnect');
+      const retry = (c.retries = (c.retries ?? 0) + 1);
+      setTimeout(() => { if (!c.closing) openConn(c); }, sock.bytesRead > 0 ? 0 : Math.min(1000, 50 * retry));
+      return;
+    }
     if (!c.closing) err('closed-by-server');
     if (c.onClose) c.onClose(c);
   });
@@ -228,7 +294,7 @@ async function churn({ cycles, concurrency, transport, channels, cursor }) {
 
 function report(sent) {
   const per = {};
-  for (const [t, s] of Object.entries(stats)) per[t] = { received: s.received, dups: s.dups, bad: s.bad, cycles: s.cycles, lost: 0, resets: 0, late: 0, hist: s.hist.toJSON() };
+  for (const [t, s] of Object.entries(stats)) per[t] = { received: s.received, dups: s.dups, bad: s.bad, cycles: s.cycles, lost: 0, resets: 0, late: 0, hist: s.hist.toJSON(), moveHist: s.moveHist?.toJSON() };
   if (sent) {
     for (const c of conns) {
       const { resets, late, lost } = classifyMissing(c.tally, sent[c.channel] ?? 0);
@@ -250,10 +316,13 @@ process.on('message', async (m) => {
     const failed = await openAll(conns, m.concurrency);
     reply = { ms: performance.now() - t0, failed };
   } else if (m.cmd === 'reset') {
-    for (const s of Object.values(stats)) { s.received = 0; s.dups = 0; s.bad = 0; s.cycles = 0; s.hist = new Histogram(); }
-    for (const c of conns) restartWindow(c.tally);
+    for (const s of Object.values(stats)) { s.received = 0; s.dups = 0; s.bad = 0; s.cycles = 0; s.hist = new Histogram(); s.moveHist = undefined; }
+    for (const c of conns) { restartWindow(c.tally); c.seen = undefined; }
     for (const k of Object.keys(errors)) delete errors[k];
     cpuMark = process.cpuUsage();
+    reply = {};
+  } else if (m.cmd === 'move') {
+    moveFromUs = m.fromUs ?? moveFromUs; moveToUs = m.toUs ?? Infinity;
     reply = {};
   } else if (m.cmd === 'count') {
     let received = 0; let cycles = 0;

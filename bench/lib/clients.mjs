@@ -9,7 +9,7 @@ import { Histogram } from './hist.mjs';
 const WORKER = fileURLToPath(new URL('./client-worker.mjs', import.meta.url));
 const PER_WORKER_MAX = 6000;
 
-export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers = 6 }) {
+export async function clientPool({ n, target, port, resume = false, minWorkers = 2, maxWorkers = 6 }) {
   const count = Math.min(maxWorkers, Math.max(minWorkers, Math.ceil(n / PER_WORKER_MAX)));
   const workers = [];
   for (let w = 0; w < count; w++) {
@@ -22,7 +22,7 @@ export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers =
       pending.set(id, resolve);
       child.send({ ...msg, id }, (e) => { if (e) reject(e); });
     });
-    await call({ cmd: 'init', cfg: { host: '127.0.0.1', port, target } });
+    await call({ cmd: 'init', cfg: { host: '127.0.0.1', port, target, resume } });
     workers.push({ child, call });
   }
   const all = (msg) => Promise.all(workers.map((w) => w.call(msg)));
@@ -41,6 +41,8 @@ export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers =
       return { ms: performance.now() - t0, failed: r.reduce((a, x) => a + x.failed, 0) };
     },
     reset: () => all({ cmd: 'reset' }),
+    /** Deliveries sent in [fromUs, toUs) (nowUs clock) also go to a move histogram. */
+    move: (fromUs, toUs) => all({ cmd: 'move', fromUs, toUs }),
     async count() {
       const r = await all({ cmd: 'count' });
       return { received: r.reduce((a, x) => a + x.received, 0), cycles: r.reduce((a, x) => a + x.cycles, 0) };
@@ -65,6 +67,7 @@ export async function clientPool({ n, target, port, minWorkers = 2, maxWorkers =
           const acc = (per[t] ??= { received: 0, dups: 0, bad: 0, cycles: 0, lost: 0, resets: 0, late: 0, hist: new Histogram() });
           acc.received += s.received; acc.dups += s.dups; acc.bad += s.bad; acc.cycles += s.cycles; acc.lost += s.lost; acc.resets += s.resets; acc.late += s.late;
           acc.hist.add(Histogram.from(s.hist));
+          if (s.moveHist) (acc.moveHist ??= new Histogram()).add(Histogram.from(s.moveHist));
         }
       }
       return { per, errors, cpuUs, rssKb };

@@ -52,6 +52,17 @@ export function scenarios({ quick }) {
     const [n, rate] = quick ? [1000, 20] : [5000, 10];
     out.push({ preset: 'workers', label: `2 workers: 1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64, workers: 2 });
   }
+  // issue 10: N SSE subscribers over Herald --workers 2, 100 msg/s over 10 channels; mid-run one
+  // worker gets SIGTERM (drains, the supervisor restarts it); its clients reconnect with
+  // Last-Event-ID. Plain channels (PUBLISH, in-process rings) and durable ones (FCALL
+  // herald_publish, a Redis Stream). Target: 0 resets, 0 lost, 0 duplicates for both.
+  for (const durable of [false, true]) {
+    const n = quick ? 1000 : 5000;
+    out.push({
+      preset: 'rolling-restart', label: `${durable ? 'durable' : 'plain'}: 10 ch × ${n / 10} subs @ 10/s, drain 1 of 2 workers`, transport: 'sse', mix: { sse: n },
+      k: 10, rate: 10, seconds: quick ? 12 : 15, size: 64, workers: 2, heraldOnly: true, rolling: { durable, atS: quick ? 2 : 3 },
+    });
+  }
   const third = quick ? 300 : 1000;
   out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64 });
   return out;

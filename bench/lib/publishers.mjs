@@ -89,15 +89,19 @@ export async function redisPublisher(port, command = 'PUBLISH') {
   const sock = await connect(port);
   let acked = 0;
   let sent = 0;
+  let errShown = false;
   sock.on('data', (d) => {
-    // Every PUBLISH answer is one ":<n>\r\n" line.
-    for (let i = d.indexOf(58); i !== -1; i = d.indexOf(58, i + 1)) acked++;
+    // Every PUBLISH answer is one ":<n>\r\n" line (FCALL: [id, :<n>]; an error is "-ERR …").
+    for (let i = d.indexOf(58); i !== -1; i = d.indexOf(58, i + 1)) if (i === 0 || d[i - 1] === 10) acked++;
+    if (d.indexOf('-ERR') !== -1 && !errShown) { errShown = true; process.stderr.write(`redis publish error: ${d.toString().slice(0, 200)}\n`); }
   });
   return {
     publish(channel, payload) {
       const cl = Buffer.byteLength(channel);
       const pl = Buffer.byteLength(payload);
-      sock.write(`*3\r\n$${command.length}\r\n${command}\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
+      // FCALL herald_publish 1 <channel> <payload>: a durable channel (docs/resume.md).
+      if (command === 'FCALL') sock.write(`*5\r\n$5\r\nFCALL\r\n$14\r\nherald_publish\r\n$1\r\n1\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
+      else sock.write(`*3\r\n$${command.length}\r\n${command}\r\n$${cl}\r\n${channel}\r\n$${pl}\r\n${payload}\r\n`);
       sent++;
     },
     pending: () => sent - acked,

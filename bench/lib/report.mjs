@@ -62,6 +62,14 @@ export function markdown(meta, results) {
         for (const sh of r.redisShards ?? []) L.push(`| ${transportOf(r)} | ${r.label} | :${sh.port} | ${fmt(sh.published)} | ${fmt(sh.cpuS, 3)} | ${fmt(sh.cpuUsPerPublish, 2)} |`);
       }
     }
+    if (p === 'rolling-restart') {
+      L.push('', 'The move (one worker SIGTERMed mid-run, drained over drain.window, restarted by the supervisor; latency of the messages sent from the SIGTERM until 1 s after that worker exited):', '',
+        '| scenario | subscribers | reconnects | resets | lost | dups | move p50 | move p99 | move max (ms) | worker gone after (ms) | replacement after (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|');
+      for (const r of rows.filter((x) => !x.failed)) {
+        const x = r.perTransport.sse; const m = x?.moveLatencyMs;
+        L.push(`| ${r.label} | ${fmt(r.connections)} | ${fmt(r.errors?.['sse-reconnect'] ?? 0)} | ${x?.resets ?? 0} | ${x?.lost} | ${x?.dups} | ${fmt(m?.p50, 2)} | ${fmt(m?.p99, 2)} | ${fmt(m?.max, 2)} | ${fmt(r.move?.drainedExitedAfterMs)} | ${fmt(r.move?.replacementSeenAfterMs)} |`);
+      }
+    }
     L.push('');
   }
   L.push(...scorecardMarkdown(results));

@@ -12,8 +12,9 @@ import { nowUs, pollCursor, sleep } from './net-util.mjs';
 
 const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
 
-async function publisherFor(target, redis) {
+async function publisherFor(target, redis, spec) {
   if (target.name === 'nchan') return nchanPublisher(target.port, target.pubPath);
+  if (spec.rolling?.durable) return redisPublisher(redis.port, 'FCALL');
   if (redis.cluster) return clusterPublisher(redis);
   return redisPublisher(redis.port);
 }
@@ -67,9 +68,9 @@ export async function runScenario(targetName, sharedRedis, spec) {
 }
 
 async function runOn(targetName, redis, spec) {
-  const target = await startTarget(targetName, { redis, workers: spec.workers ?? 1 });
-  const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port });
-  const pub = await publisherFor(target, redis);
+  const target = await startTarget(targetName, { redis, workers: spec.workers ?? 1, durable: spec.rolling?.durable ?? false });
+  const pool = await clientPool({ n: Object.values(spec.mix).reduce((a, b) => a + b, 0), target: targetName === 'nchan' ? 'nchan' : 'herald', port: target.port, resume: Boolean(spec.rolling) });
+  const pub = await publisherFor(target, redis, spec);
   const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
   const pids0 = target.pids().join();
   try {
@@ -106,7 +107,9 @@ async function runOn(targetName, redis, spec) {
     const segs0 = tcpSegsOut(target.port);
     const me0 = process.cpuUsage();
     const t0 = performance.now();
+    const move = spec.rolling ? rollingDrain(target, pool, spec.rolling) : null;
     const total = await publishFor(pub, spec);
+    if (move) res.move = await move;
     const sent = sentPerChannel(total, spec.k);
     const redisCpu = () => redisShards(redis, r0, sent);
     const expected = conns.reduce((a, [, ch]) => a + sent[ch], 0);
@@ -152,16 +155,46 @@ async function runOn(targetName, redis, spec) {
       redisShards: shardCpu,
       perTransport: Object.fromEntries(Object.entries(st.per).map(([t, s]) => [t, {
         deliveries: s.received, lost: s.lost, resets: s.resets, late: s.late, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
+        ...(s.moveHist && { moveLatencyMs: s.moveHist.summary() }),
       }])),
     });
     return res;
   } finally {
     // A server process that died and was replaced (an nginx worker) invalidates the row.
-    if (target.pids().join() !== pids0) res.errors = { ...res.errors, 'server-process-restarted': 1 };
+    // (Expected in rolling-restart, which drains a worker on purpose.)
+    if (!spec.rolling && target.pids().join() !== pids0) res.errors = { ...res.errors, 'server-process-restarted': 1 };
     pub.close();
     await pool.close();
     await target.stop();
   }
+}
+
+/**
+ * rolling-restart: `atS` into the window, SIGTERM to one worker (a child of the supervisor):
+ * it drains its clients over drain.window and exits, and the supervisor starts a new one.
+ * The move window, for its own latency histogram, runs from the SIGTERM until 1 s after the
+ * drained worker is gone (deliveries whose send time falls in it).
+ */
+async function rollingDrain(target, pool, { atS }) {
+  await sleep(atS * 1000);
+  const before = target.workerPids();
+  const victim = before[0];
+  if (!victim) return { error: 'no worker pid found' };
+  const fromUs = nowUs();
+  const t0 = performance.now();
+  await pool.move(fromUs, Infinity);
+  process.kill(victim, 'SIGTERM');
+  let goneMs = null; let replacement = null; let replacedMs = null;
+  for (let i = 0; i < 600 && (goneMs === null || replacement === null); i++) {
+    await sleep(50);
+    const now = target.workerPids();
+    if (goneMs === null && !now.includes(victim)) goneMs = Math.round(performance.now() - t0);
+    const fresh = now.filter((p) => !before.includes(p));
+    if (replacement === null && fresh.length > 0) { replacement = fresh[0]; replacedMs = Math.round(performance.now() - t0); }
+  }
+  await sleep(1000);
+  await pool.move(fromUs, nowUs());
+  return { drainedPid: victim, workersBefore: before, drainedExitedAfterMs: goneMs, replacementPid: replacement, replacementSeenAfterMs: replacedMs, moveWindowMs: Math.round(performance.now() - t0) };
 }
 
 /** One unmarked message per channel, accepted by the publisher's peer before it resolves. */

@@ -39,24 +39,25 @@ function waitListening(proc, what, timeoutMs) {
   });
 }
 
-export function heraldConfig(redis) {
+/** durable: the rule keeps its history in a Redis Stream (`store: redis`; publish with FCALL herald_publish). */
+export function heraldConfig(redis, { durable = false } = {}) {
   const broker = redis.cluster
     ? `{ type: cluster, cluster: { nodes: [${redis.seeds.map((s) => `"${s}"`).join(', ')}], mode: sharded } }`
     : `{ type: redis, url: ${redis.url} }`;
   return `broker: ${broker}
 channels:
-  - { pattern: "bench:{name}", access: public, payload: text, history: { size: 100, maxAge: 1m } }
+  - { pattern: "bench:{name}", access: public, payload: text, history: { size: ${durable ? '1000' : '100'}, maxAge: 1m${durable ? ', store: redis' : ''} } }
 limits: { maxBufferedBytes: 4mb, maxSubscriptionsPerConnection: 64 }
 log: { level: warn }
 classes: { default: desktop, list: [ { name: desktop, lifetime: 1h, pollHold: 30s, heartbeat: 25s, idle: 10m } ] }
 `;
 }
 
-export async function startHerald({ redis, workers = 1 }) {
+export async function startHerald({ redis, workers = 1, durable = false }) {
   if (!existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const cfg = join(dir, 'herald.yaml');
-  writeFileSync(cfg, heraldConfig(redis));
+  writeFileSync(cfg, heraldConfig(redis, { durable }));
   const port = await freePort();
   // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
   const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -70,6 +71,8 @@ export async function startHerald({ redis, workers = 1 }) {
   return {
     // With --workers the supervisor's children do the work: all of them are measured.
     name: 'herald', port, pids: () => [proc.pid, ...(workers > 1 ? childPids(proc.pid) : [])],
+    /** The supervisor's worker processes (--workers), for the rolling-restart preset's drain. */
+    workerPids: () => (workers > 1 ? childPids(proc.pid) : []),
     async stop() { await stopProc(proc); rmSync(dir, { recursive: true, force: true }); },
   };
 }
