@@ -55,4 +55,11 @@ export interface DurableResume {
   readonly queue: PreparedMessage[];
   overflow: boolean;
   cancelled: boolean;
+  /**
+   * The newest stream id the resume's read returned, while this process has not yet handled
+   * its notification: the resume completes once it has (or after NOTIFY_WAIT_MS), so the
+   * replay ends exactly where live delivery begins. null: not waiting.
+   */
+  waitFor: string | null;
+  finish: (() => void) | null;
 }

@@ -32,6 +32,9 @@ export interface DurableHost {
  * resumes served by one stream read with live messages queued meanwhile, and gaps after a
  * link loss healed by reading the stream instead of a broker_gap reset.
  */
+/** How long a resume waits for the notifications of entries its read returned (see resume()). */
+const NOTIFY_WAIT_MS = 2000;
+
 export class DurableChannels {
   constructor(
     private readonly h: DurableHost,
@@ -46,13 +49,46 @@ export class DurableChannels {
     const isSameStream = since.ck === state.ck;
     // Another channel's durable id: Redis's one clock orders the two streams; read from its ms.
     const afterId = isSameStream ? since.id : `${since.ms - 1}-18446744073709551615`;
-    const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false, waitFor: null, finish: null };
     state.resuming.push(resume);
     void this.store.read(state.route.redisChannel, afterId, isSameStream ? since.epoch : null, this.h.options().replayMax).then((r) => {
-      state.resuming = state.resuming.filter((x) => x !== resume);
-      if (resume.cancelled) return;
-      this.guard(() => done(this.ready(state, since, afterId, resume, r)));
+      const complete = (): void => {
+        state.resuming = state.resuming.filter((x) => x !== resume);
+        if (!resume.cancelled) this.guard(() => done(this.ready(state, since, afterId, resume, r)));
+      };
+      if (resume.cancelled) return complete();
+      const newest = r.ok ? r.entries[r.entries.length - 1]?.id : undefined;
+      if (!r.ok || newest === undefined || !this.isInFlight(state, newest, r.epoch)) return complete();
+      // The read returned entries whose notifications this process has not handled yet: had
+      // the subscriber joined now, it would get them twice (replay, then live) and out of
+      // order. Wait for them, bounded: their messages are then in history, in stream order.
+      resume.waitFor = newest;
+      const timer = setTimeout(() => resume.finish?.(), NOTIFY_WAIT_MS);
+      resume.finish = () => {
+        clearTimeout(timer);
+        resume.finish = null;
+        complete();
+      };
     });
+  }
+
+  /** Whether stream entry `id` is recent and newer than the last notification handled here. */
+  private isInFlight(state: ChannelState, id: string, epoch: string): boolean {
+    const isRecent = Number(id.slice(0, id.indexOf('-'))) >= this.h.options().wallClock() - NOTIFY_WAIT_MS;
+    const isAhead = state.lastStreamId === null || state.streamEpoch !== epoch || compareStreamIds(id, state.lastStreamId) > 0;
+    return isRecent && isAhead;
+  }
+
+  /** Resumes waiting for notifications up to `lastStreamId` complete, after this turn's fan-out. */
+  private releaseCaughtUp(state: ChannelState): void {
+    const last = state.lastStreamId;
+    if (last === null) return;
+    for (const r of state.resuming) {
+      if (r.waitFor === null || r.finish === null || compareStreamIds(last, r.waitFor) < 0) continue;
+      r.waitFor = null;
+      const finish = r.finish;
+      setImmediate(() => this.guard(finish));
+    }
   }
 
   /** The rule's bounds go to the stream's meta, so an app's FCALL trims alike. */
@@ -87,6 +123,7 @@ export class DurableChannels {
       else r.overflow = true;
     }
     this.h.fanOut(state, message, now);
+    this.releaseCaughtUp(state);
   }
 
   /** Durable messages are indexed by their full id: exact on every process. */

@@ -339,7 +339,7 @@ export class Hub implements BrokerHandler {
 
   private waitForAhead(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt: number): void {
     // Registered like a durable resume so unsubscribe() can cancel it.
-    const waiting: DurableResume = { sub, queue: [], overflow: false, cancelled: false };
+    const waiting: DurableResume = { sub, queue: [], overflow: false, cancelled: false, waitFor: null, finish: null };
     state.resuming.push(waiting);
     setTimeout(() => {
       state.resuming = state.resuming.filter((x) => x !== waiting);
