@@ -44,7 +44,11 @@ log: { level: warn }
   };
   t.equal(await status(`/sse?channel=${'x'.repeat(10_000)}`), 400, 'a 10k-character channel name');
   t.equal(await status(`/sse?${Array.from({ length: 200 }, (_, i) => `channel=${p}:c${i}`).join('&')}`), 400, '200 channels');
-  t.equal(await status(`/sse?${Array.from({ length: 2000 }, (_, i) => `channel=${p}:c${i}`).join('&')}`, { headers: { connection: 'close' } }), 414, '2,000 channels: past limits.maxUrlBytes');
+  // A 414 closes the connection; a lost answer (the loopback reset race, docs/limits.md) is retried.
+  const tooLong = (): Promise<number> => status(`/sse?${Array.from({ length: 2000 }, (_, i) => `channel=${p}:c${i}`).join('&')}`, { headers: { connection: 'close' } }).catch(() => -1);
+  let code = await tooLong();
+  for (let i = 1; i < 8 && code === -1; i++) code = await tooLong();
+  t.equal(code, 414, '2,000 channels: past limits.maxUrlBytes');
   t.equal(await status(`/poll?channel=%zz%ff%00&cursor=%ff`), 400, 'broken percent-encoding');
   t.equal(await status(`/sse?channel=${p}:a`, { method: 'PUT' }), 404, 'a method no route takes');
   t.equal(await status('/publish', { method: 'POST', body: Buffer.from([0xff, 0xfe, 0x00, 0x7b]) }), 400, 'binary publish body');
