@@ -77,9 +77,7 @@ export class StreamTransport implements StreamOwner, Transport {
   private sendUnavailable(res: HttpResponse, cors: readonly (readonly [string, string])[]): void {
     this.ctx.stats.clientError('broker_unavailable');
     const err = new HeraldError('broker_unavailable');
-    res.writeStatus(statusLine(200));
-    for (const [k, v] of this.format.headers) res.writeHeader(k, v);
-    for (const [k, v] of cors) res.writeHeader(k, v);
+    this.writeHead(res, cors);
     const fields = JSON.stringify({ code: err.code, message: err.message, temporary: true });
     res.end(this.format.start(BROKER_RETRY_AFTER_S * 1000) + this.format.control('stream-error', '', fields));
   }
@@ -99,10 +97,10 @@ export class StreamTransport implements StreamOwner, Transport {
   }
 
   /** Headers, CORS headers: the head of every 200 this transport writes. */
-  private writeHead(res: HttpResponse, origin: string): void {
+  private writeHead(res: HttpResponse, cors: readonly (readonly [string, string])[]): void {
     res.writeStatus(statusLine(200));
     writeHeaders(res, this.headBytes);
-    for (const [k, v] of this.ctx.cors.headers(origin)) res.writeHeader(k, v);
+    for (const [k, v] of cors) res.writeHeader(k, v);
   }
 
   /**
@@ -111,7 +109,7 @@ export class StreamTransport implements StreamOwner, Transport {
    * the client to reconnect at once, over a new connection that lands on another process.
    */
   private sendElsewhere(res: HttpResponse, origin: string): void {
-    this.writeHead(res, origin);
+    this.writeHead(res, this.ctx.cors.headers(origin));
     res.end(this.reconnectChunk(), true);
   }
 
@@ -123,7 +121,7 @@ export class StreamTransport implements StreamOwner, Transport {
   begin(conn: StreamConnection): void {
     const body = conn.takeInitial(this.ctx.sse.retryMs, this.ctx.hub.head(conn.routes));
     conn.res.cork(() => {
-      this.writeHead(conn.res, conn.origin);
+      this.writeHead(conn.res, this.ctx.cors.headers(conn.origin));
       const accepted = conn.res.write(body);
       conn.wrote(body.length, accepted);
     });
@@ -148,7 +146,7 @@ export class StreamTransport implements StreamOwner, Transport {
     this.closed(conn, reason);
     conn.res.cork(() => {
       // Never started (a channel was not live yet): answer plainly so the client retries.
-      if (!started) this.writeHead(conn.res, conn.origin);
+      if (!started) this.writeHead(conn.res, this.ctx.cors.headers(conn.origin));
       conn.res.end(finalChunk);
     });
   }
