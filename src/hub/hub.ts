@@ -341,14 +341,10 @@ export class Hub implements BrokerHandler {
     // Registered like a durable resume so unsubscribe() can cancel it.
     const waiting: DurableResume = { sub, queue: [], overflow: false, cancelled: false, waitFor: null, finish: null };
     state.resuming.push(waiting);
-    setTimeout(() => {
+    // The hub's scheduler guards the callback (a throw is logged, never fatal).
+    this.scheduler.setTimeout(() => {
       state.resuming = state.resuming.filter((x) => x !== waiting);
-      if (waiting.cancelled) return;
-      try {
-        this.resumeState(state, since, sub, done, attempt + 1);
-      } catch (err) {
-        this.o.log.error('resume callback failed', { err: err instanceof Error ? err : new Error(String(err)) });
-      }
+      if (!waiting.cancelled) this.resumeState(state, since, sub, done, attempt + 1);
     }, AHEAD_RETRY_MS);
   }
 
