@@ -9,6 +9,8 @@ const TRANSPORTS = ['sse', 'ws', 'poll'];
 export function scenarios({ quick }) {
   const secs = quick ? 2 : 5;
   const out = [];
+  // Unmeasured traffic before each measured window (scenario.mjs warmUp): steady state, not start-up.
+  const warmS = quick ? 1 : 3;
   for (const t of TRANSPORTS) {
     const n = quick ? 2000 : 15000;
     out.push({ preset: 'idle', label: `${n} idle`, transport: t, mix: { [t]: n }, k: 100, rate: 0, seconds: 0, size: 64, idle: true });
@@ -16,25 +18,25 @@ export function scenarios({ quick }) {
   const widths = quick ? [[1000, 20]] : [[1000, 20], [5000, 10], [15000, 4]];
   for (const t of TRANSPORTS) {
     for (const [n, rate] of widths) {
-      out.push({ preset: 'broadcast', label: `1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64 });
+      out.push({ preset: 'broadcast', label: `1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64, warmS });
     }
   }
   for (const t of TRANSPORTS) {
-    out.push({ preset: 'hot', label: '1 ch × 1000 subs @ 1000/s', transport: t, mix: { [t]: 1000 }, k: 1, rate: 1000, seconds: secs, size: 64 });
+    out.push({ preset: 'hot', label: '1 ch × 1000 subs @ 1000/s', transport: t, mix: { [t]: 1000 }, k: 1, rate: 1000, seconds: secs, size: 64, warmS });
   }
   for (const t of TRANSPORTS) {
     const [k, n, rate] = quick ? [200, 1000, 5] : [1000, 5000, 2];
-    out.push({ preset: 'many-channels', label: `${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k, rate, seconds: secs, size: 64 });
+    out.push({ preset: 'many-channels', label: `${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k, rate, seconds: secs, size: 64, warmS });
   }
   // One subscriber per channel: every delivery pays a whole incoming message (RESP parse,
   // Buffer → string, lookups, per-message objects) before its one write: the per-message cost alone.
   for (const t of TRANSPORTS) {
     const [k, rate] = quick ? [200, 10] : [1000, 5];
-    out.push({ preset: 'one-per-channel', label: `${k} ch × 1 sub @ ${rate}/s`, transport: t, mix: { [t]: k }, k, rate, seconds: secs, size: 64 });
+    out.push({ preset: 'one-per-channel', label: `${k} ch × 1 sub @ ${rate}/s`, transport: t, mix: { [t]: k }, k, rate, seconds: secs, size: 64, warmS });
   }
   for (const t of TRANSPORTS) {
     const cycles = quick ? 1000 : 5000;
-    out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50 } });
+    out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50, warm: cycles / 5 } });
   }
   // The same many-channel fan-out on one Redis and on a 3-shard cluster (sharded pub/sub):
   // Herald only (the floor speaks PSUBSCRIBE to one node). Rows report each Redis' CPU.
@@ -43,14 +45,14 @@ export function scenarios({ quick }) {
     for (const shards of [1, 3]) {
       out.push({
         preset: 'cluster', label: `${shards === 1 ? '1 Redis' : `${shards} shards`}: ${k} ch × ${n / k} subs @ ${rate}/s`, transport: t, mix: { [t]: n },
-        k, rate, seconds: secs, size: 64, heraldOnly: true, ...(shards > 1 && { cluster: { shards } }),
+        k, rate, seconds: secs, size: 64, warmS, heraldOnly: true, ...(shards > 1 && { cluster: { shards } }),
       });
     }
   }
   // Both cores: Herald --workers 2 against nginx with 2 workers (the floor stays one process).
   for (const t of TRANSPORTS) {
     const [n, rate] = quick ? [1000, 20] : [5000, 10];
-    out.push({ preset: 'workers', label: `2 workers: 1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64, workers: 2 });
+    out.push({ preset: 'workers', label: `2 workers: 1 ch × ${n} subs @ ${rate}/s`, transport: t, mix: { [t]: n }, k: 1, rate, seconds: quick ? 3 : 6, size: 64, warmS, workers: 2 });
   }
   // issue 10: N SSE subscribers over Herald --workers 2, 100 msg/s over 10 channels; mid-run one
   // worker gets SIGTERM (drains, the supervisor restarts it); its clients reconnect with
@@ -64,7 +66,7 @@ export function scenarios({ quick }) {
     });
   }
   const third = quick ? 300 : 1000;
-  out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64 });
+  out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64, warmS });
   return out;
 }
 

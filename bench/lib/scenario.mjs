@@ -34,8 +34,11 @@ function redisShards(redis, before, sent) {
   });
 }
 
-/** Publishes `rate` msg/s on each of `k` channels for `seconds`; message g goes to channel g % k. */
-function publishFor(pub, { k, rate, seconds, size }) {
+/**
+ * Publishes `rate` msg/s on each of `k` channels for `seconds`; message g goes to channel g % k.
+ * `body(seq, tsUs, size)` makes each payload (the marked bench payload unless told otherwise).
+ */
+function publishFor(pub, { k, rate, seconds, size }, body = payload) {
   return new Promise((resolve) => {
     const total = Math.round(k * rate * seconds);
     const t0 = performance.now();
@@ -43,7 +46,7 @@ function publishFor(pub, { k, rate, seconds, size }) {
     const tick = () => {
       const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * k * rate) + 1);
       const ts = nowUs();
-      for (; g < due; g++) pub.publish(channelName(g % k), payload(Math.floor(g / k), ts, size));
+      for (; g < due; g++) pub.publish(channelName(g % k), body(Math.floor(g / k), ts, size));
       if (g >= total) resolve(total); else setTimeout(tick, 1);
     };
     tick();
@@ -101,6 +104,7 @@ async function runOn(targetName, redis, spec) {
     res.rssPerConnBytes = round(((connected.rssKb - base.rssKb) * 1024) / conns.length, 0);
     if (spec.idle) { res.errors = (await pool.stats()).errors; return res; }
 
+    if (spec.warmS > 0 && !spec.rolling) await warmUp(pub, spec);
     await pool.reset();
     const r0 = redis.pids.map((pid) => sample([pid]));
     const s0 = sample(target.pids());
@@ -197,6 +201,18 @@ async function rollingDrain(target, pool, { atS }) {
   return { drainedPid: victim, workersBefore: before, drainedExitedAfterMs: goneMs, replacementPid: replacement, replacementSeenAfterMs: replacedMs, moveWindowMs: Math.round(performance.now() - t0) };
 }
 
+/**
+ * The scenario's own traffic, unmarked, for `spec.warmS` seconds before the measured window:
+ * every target then runs its steady state, not its first seconds (for Herald and the floor,
+ * V8 compiling the hot paths, 15–20% of a cold process' CPU; nginx has no JIT). Clients see
+ * these messages (poll cursors move on) but do not count them.
+ */
+async function warmUp(pub, spec) {
+  await publishFor(pub, { ...spec, seconds: spec.warmS }, (_seq, _ts, size) => WARM.padEnd(size, 'x'));
+  for (let i = 0; i < 200 && pub.pending() > 0; i++) await sleep(25);
+  await sleep(500);
+}
+
 /** One unmarked message per channel, accepted by the publisher's peer before it resolves. */
 async function publishWarm(pub, k) {
   for (let c = 0; c < k; c++) pub.publish(channelName(c), WARM);
@@ -219,6 +235,11 @@ async function churn(target, pool, pub, spec, base) {
     cursor = await pollCursor(target.port, channels[0]);
     await pool.open(channels.map((ch) => ['sse', ch]));
     await publishWarm(pub, spec.k);
+  }
+  // Warm-up cycles, not measured (see warmUp).
+  if (spec.churn.warm > 0) {
+    await pool.churn({ cycles: spec.churn.warm, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
+    await pool.reset();
   }
   const s0 = sample(target.pids());
   const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels, cursor });

@@ -213,7 +213,7 @@ export class Hub implements BrokerHandler {
       const fp = windowFingerprint(state.keyHash, window);
       const windowLength = window.length;
       if (windowLength === WINDOW) window.shift();
-      const id = formatMessageId(fp, ds, this.o.tag);
+      const id = formatMessageId(fp, ds, this.o.tag, seq);
       const message = new PreparedMessage(state.route.channel, seq, id, text, state.route.rule.payload === 'json', event, now, fp, ds, windowLength, digest);
       this.fanOut(state, message, now);
     }

@@ -1,10 +1,15 @@
 /**
  * Stream positions that any Herald process on the same Redis can locate (docs/resume.md).
  *
- *   message id   "<fp>.<t>.<tag>"          e.g. "Qm3x_a9Z.hx2k1p0.k3p9"
+ *   message id   "<fp>.<t>.<tag>.<seq>"    e.g. "Qm3x_a9Z.hx2k1p0.k3p9.2bq"
+ *                  │     │     │     └─ the issuer's own sequence, base 36: exact there, whatever
+ *                  │     │     │        the payloads (a channel repeating one payload makes its
+ *                  │     │     │        fingerprints ambiguous; this never is)
  *                  │     │     └─ issuing process: 4 × [a-z0-9], random per start
  *                  │     └─ wall-clock receive time at the issuer, deciseconds, base 36
  *                  └─ 48-bit window fingerprint (fingerprint.ts), 8 × base64url
+ *                  (ids issued before the seq part was added, "<fp>.<t>.<tag>", still parse:
+ *                  every process then locates them by fingerprint)
  *   head         "~<seq>.<t>.<tag>"        no message anchors the stream's channels: the
  *                  │                       issuer's own sequence (exact there); `t` = issue time
  *                  └─ decimal, per process, strictly increasing across ALL channels
@@ -15,13 +20,12 @@
  *   legacy       "<epoch>:<seq>"           ids of Herald before issue 10: always a reset (epoch)
  *
  * Meaning: "the client holds every message on its channels up to this point of Redis's
- * delivery order". The issuer resolves its own ids exactly (tag match: fingerprint index or
- * seq); another process resolves a fingerprint through its own index, or falls back to time
+ * delivery order". The issuer resolves its own ids exactly (tag match: its seq); another process resolves a fingerprint through its own index, or falls back to time
  * within TOLERANCE_DS (hub/resume.ts). Pure: no clock, no I/O.
  */
 
 export type Position =
-  | { readonly kind: 'message'; readonly fp: string; readonly ds: number; readonly tag: string }
+  | { readonly kind: 'message'; readonly fp: string; readonly ds: number; readonly tag: string; readonly seq: number | null }
   | { readonly kind: 'head'; readonly seq: number; readonly ds: number; readonly tag: string }
   | { readonly kind: 'stream'; readonly text: string; readonly id: string; readonly ms: number; readonly epoch: string; readonly ck: string }
   | { readonly kind: 'legacy' }
@@ -41,6 +45,8 @@ export const TOLERANCE_DS = 20;
 const FP_RE = /^[A-Za-z0-9_-]{8}$/;
 const TAG_RE = /^[a-z0-9]{4}$/;
 const DS_RE = /^[a-z0-9]{1,9}$/;
+/** A seq in base 36: up to 36^10 (far past 2^53 would need 11; no process issues that many). */
+const SEQ36_RE = /^[a-z0-9]{1,10}$/;
 const STREAM_RE = /^(\d{1,15})-(\d{1,15}):([0-9a-f]{6}):([A-Za-z0-9_-]{4})$/;
 
 export function formatStreamPosition(streamId: string, epoch: string, ck: string): string {
@@ -56,8 +62,8 @@ export function compareStreamIds(a: string, b: string): number {
   return am !== bm ? am - bm : Number(a.slice(da + 1)) - Number(b.slice(db + 1));
 }
 
-export function formatMessageId(fp: string, ds: number, tag: string): string {
-  return fp + '.' + ds.toString(36) + '.' + tag;
+export function formatMessageId(fp: string, ds: number, tag: string, seq: number): string {
+  return fp + '.' + ds.toString(36) + '.' + tag + '.' + seq.toString(36);
 }
 
 export function formatHead(seq: number, ds: number, tag: string): string {
@@ -72,15 +78,17 @@ export function parsePosition(text: string): Position {
     return { kind: 'stream', text, id: ms + '-' + n, ms: Number(ms), epoch, ck };
   }
   const parts = text.split('.');
-  if (parts.length !== 3) return /^[a-z0-9]{1,32}:\d{1,15}$/.test(text) ? { kind: 'legacy' } : INVALID_POSITION;
-  const [anchor, dsText, tag] = parts as [string, string, string];
+  if (parts.length !== 3 && parts.length !== 4) return /^[a-z0-9]{1,32}:\d{1,15}$/.test(text) ? { kind: 'legacy' } : INVALID_POSITION;
+  const [anchor, dsText, tag, seqText] = parts as [string, string, string, string | undefined];
   if (!DS_RE.test(dsText) || !TAG_RE.test(tag)) return INVALID_POSITION;
   const ds = parseInt(dsText, 36);
   if (anchor.startsWith('~')) {
     const digits = anchor.slice(1);
-    return /^\d{1,15}$/.test(digits) ? { kind: 'head', seq: Number(digits), ds, tag } : INVALID_POSITION;
+    return seqText === undefined && /^\d{1,15}$/.test(digits) ? { kind: 'head', seq: Number(digits), ds, tag } : INVALID_POSITION;
   }
-  return FP_RE.test(anchor) ? { kind: 'message', fp: anchor, ds, tag } : INVALID_POSITION;
+  if (!FP_RE.test(anchor)) return INVALID_POSITION;
+  if (seqText === undefined) return { kind: 'message', fp: anchor, ds, tag, seq: null };
+  return SEQ36_RE.test(seqText) ? { kind: 'message', fp: anchor, ds, tag, seq: parseInt(seqText, 36) } : INVALID_POSITION;
 }
 
 /** A process tag: random, so two processes (or two runs of one) almost never share one. */

@@ -8,7 +8,7 @@ import type { ResetReason } from './subscriber.js';
 /**
  * Where a client position is in THIS process's history, for one channel.
  *
- *   position ──┬─ head, our tag ───────────────► seq cut (exact: our own sequence)
+ *   position ──┬─ head or message, our tag ────► seq cut (exact: our own sequence)
  *              ├─ message ─► index.locate(fp) ─► one match, vouched ─► seq cut at the match
  *              │                                 (then every channel of the stream cuts there:
  *              │                                 one Redis delivers all channels in one order)
@@ -23,7 +23,8 @@ import type { ResetReason } from './subscriber.js';
  * messages of our coverage (checked exactly by mayBeShortTwin), it is in the index under the
  * same fingerprint the issuer computed; so any OTHER message with that fp would make two
  * entries, and the lookup says `ambiguous`. A single entry is therefore m. For our own ids the
- * same argument holds with tolerance 0 and without the window condition (we computed the fp).
+ * same argument holds with tolerance 0 and without the window condition (we computed the fp); ids
+ * carrying our seq never get here (exact seq cut above).
  */
 export interface ResumeContext {
   readonly history: History;
@@ -52,6 +53,11 @@ export function resolveResume(c: ResumeContext, key: string, limits: HistoryConf
       return timeCut(c, key, limits, since.ds);
     case 'message': {
       if (since.ds > c.nowDs + TOLERANCE_DS) return reset('invalid');
+      // Our own id names our own seq: exact even where the fingerprint is ambiguous (a channel
+      // repeating one payload, or a short cycle of payloads).
+      if (since.tag === c.tag && since.seq !== null) {
+        return since.seq > c.seq ? reset('invalid') : wire(c.history.replay(key, since.seq, limits, c.nowMs, c.max));
+      }
       const cut = locate(c, since.fp, since.ds, since.tag === c.tag);
       if (cut !== null) return wire(c.history.replay(key, cut, limits, c.nowMs, c.max));
       if (since.tag === c.tag) return reset(ownMiss(c, key, since.ds));

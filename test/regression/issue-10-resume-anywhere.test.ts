@@ -105,6 +105,38 @@ t.test('repeating identical payloads: another process replays exactly or resets,
   t.ok(resets > 0, `ambiguous positions reset (${resets} resets, ${exact} exact)`);
 });
 
+t.test('a channel repeating one payload: pollers and reconnects on the same process get every message, no reset', async (t) => {
+  // Before the seq part of message ids, every full window of a heartbeat channel had one
+  // fingerprint, so a poller's cursor was ambiguous even on the process that issued it: every
+  // poll answered a reset and no message, for as long as the channel kept repeating.
+  const p = uniquePrefix();
+  const ch = `${p}:heartbeat`;
+  const h = await startHerald(t, { config: config(p) });
+  const keeper = await cover(t, h, [ch]);
+  // A cursor that is no position is answered at once (a reset, reason invalid) with the head.
+  const first = await poll(h.url, [ch], { cursor: 'start' });
+  let cursor = first.body.cursor;
+  const got: string[] = [];
+  let resets = 0;
+  for (let round = 0; round < 6; round++) {
+    for (let i = 0; i < 3; i++) await pub.publish(ch, 'tick');
+    await keeper.waitForMessages((round + 1) * 3);
+    const r = await poll(h.url, [ch], { cursor });
+    if (r.body.reset !== undefined) resets++;
+    got.push(...r.body.messages.map((m) => m.data as string));
+    cursor = r.body.cursor;
+  }
+  t.equal(resets, 0, 'no poll answered a reset');
+  t.equal(got.length, 18, 'every tick arrived, through 6 polls');
+  // A reconnect with Last-Event-ID of a tick in the middle of the run: exactly what followed it.
+  const ids = keeper.messages().map((e) => e.id!);
+  const again = await RawSse.open(`${h.url}/sse?channel=${ch}`, { 'Last-Event-ID': ids[9]! });
+  t.teardown(() => again.close());
+  await again.waitForMessages(8);
+  t.same(again.events.filter((e) => e.event === 'reset'), [], 'no reset on reconnect');
+  t.same(again.messages().map((e) => e.id), ids.slice(10), 'the 8 ticks after it, once each');
+});
+
 interface Tally {
   reconnects: number;
   resets: number;

@@ -62,6 +62,10 @@ t.test('timers: the range guard, and guarded callbacks log instead of throwing',
   const lines: string[] = [];
   const log = createLogger('error', (l) => lines.push(l));
   t.equal(timerWithinRange(log, 'x', MAX_TIMER_MS + 1, () => t.fail('never')), null, 'past setTimeout range: left to the tick');
+  // Lifecycle timers are unref'd (they never hold a stopping process): hold the loop here, or
+  // a run of this file alone can end before the timer fires ("test unfinished").
+  const keepAlive = setInterval(() => {}, 5);
+  t.teardown(() => clearInterval(keepAlive));
   await new Promise<void>((resolve) => {
     const timer = timerWithinRange(log, 'expiry', -5, () => {
       resolve();
@@ -109,7 +113,8 @@ t.test('revalidate: one unit, subscriptions; the first change found is the reaso
 
 t.test('resume positions go through one door', async (t) => {
   t.equal(resumeFrom(''), null);
-  t.same(resumeFrom('Qm3x_a9Z.hx2k1p0.k3p9'), { kind: 'message', fp: 'Qm3x_a9Z', ds: parseInt('hx2k1p0', 36), tag: 'k3p9' });
+  t.same(resumeFrom('Qm3x_a9Z.hx2k1p0.k3p9.2bq'), { kind: 'message', fp: 'Qm3x_a9Z', ds: parseInt('hx2k1p0', 36), tag: 'k3p9', seq: parseInt('2bq', 36) });
+  t.same(resumeFrom('Qm3x_a9Z.hx2k1p0.k3p9'), { kind: 'message', fp: 'Qm3x_a9Z', ds: parseInt('hx2k1p0', 36), tag: 'k3p9', seq: null });
   t.equal(resumeFrom('not a position'), INVALID_POSITION, 'malformed: the hub answers reset invalid');
   t.ok(isWellFormed('Qm3x_a9Z.hx2k1p0.k3p9'));
   t.notOk(isWellFormed('abc'));

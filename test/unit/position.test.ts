@@ -5,9 +5,13 @@ import { compareStreamIds, formatHead, formatMessageId, INVALID_POSITION, newTag
 t.test('round trip', async (t) => {
   const tag = newTag(() => 0.5);
   t.match(tag, /^[a-z0-9]{4}$/);
-  t.same(parsePosition(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag)), { kind: 'message', fp: 'Qm3x_a9Z', ds: 17_000_000_000, tag });
+  t.same(parsePosition(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag, 123_456)), { kind: 'message', fp: 'Qm3x_a9Z', ds: 17_000_000_000, tag, seq: 123_456 });
   t.same(parsePosition(formatHead(42, 17_000_000_000, tag)), { kind: 'head', seq: 42, ds: 17_000_000_000, tag });
-  t.ok(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag).length <= 21, 'ids stay short');
+  t.ok(formatMessageId('Qm3x_a9Z', 17_000_000_000, tag, 36 ** 6 - 1).length <= 28, 'ids stay short (seq below 2 billion: 6 characters)');
+});
+
+t.test('message ids without the seq part (issued before it existed) still parse, located by fingerprint', async (t) => {
+  t.same(parsePosition('Qm3x_a9Z.hx2k1p0.k3p9'), { kind: 'message', fp: 'Qm3x_a9Z', ds: parseInt('hx2k1p0', 36), tag: 'k3p9', seq: null });
 });
 
 t.test('ids of Herald before issue 10 are legacy (reset epoch)', async (t) => {
@@ -15,7 +19,7 @@ t.test('ids of Herald before issue 10 are legacy (reset epoch)', async (t) => {
 });
 
 t.test('rejects malformed positions', async (t) => {
-  for (const bad of ['', ':1', 'abc', 'abc:', 'abc:x', 'a:b:1', 'ABC:1', 'abc:-1', 'abc:1.5', 'Qm3x_a9Z.hx.aaa', 'Qm3x_a9.hx.aaaa', 'Qm3x_a9Z.HX.aaaa', '~x.hx.aaaa', 'Qm3x_a9Z.hx.aaaa.x']) {
+  for (const bad of ['', ':1', 'abc', 'abc:', 'abc:x', 'a:b:1', 'ABC:1', 'abc:-1', 'abc:1.5', 'Qm3x_a9Z.hx.aaa', 'Qm3x_a9.hx.aaaa', 'Qm3x_a9Z.HX.aaaa', '~x.hx.aaaa', 'Qm3x_a9Z.hx.aaaa.X', 'Qm3x_a9Z.hx.aaaa.', 'Qm3x_a9Z.hx.aaaa.1.2', '~1.hx.aaaa.1', 'Qm3x_a9Z.hx.aaaa.12345678901']) {
     t.equal(parsePosition(bad), INVALID_POSITION, bad);
   }
 });

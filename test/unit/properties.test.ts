@@ -35,7 +35,9 @@ const payload = fc.oneof(
   fc.array(fc.constantFrom('\n', '\r', '\r\n', 'data: x', ':', 'id: 9', 'event: e', ' ', ''), { maxLength: 20 }).map((a) => a.join('')),
 );
 const eventName = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/));
-const id = fc.tuple(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.nat({ max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/)).map(([fp, ds, tag]) => formatMessageId(fp, ds, tag));
+const id = fc
+  .tuple(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.nat({ max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/), fc.nat())
+  .map(([fp, ds, tag, seq]) => formatMessageId(fp, ds, tag, seq));
 
 t.test('SSE framing: any payload round-trips through a spec EventSource parser', async (t) => {
   fc.assert(
@@ -105,14 +107,17 @@ t.test('the position / cursor codec never throws and round-trips every valid pos
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (text) => {
       const p = parsePosition(text);
-      return p.kind !== 'message' || formatMessageId(p.fp, p.ds, p.tag) === text.replace(/\.0+(?=[a-z0-9])/, '.');
+      // A parsed id, formatted again, parses to the same position (formatting drops leading zeros).
+      if (p.kind !== 'message' || p.seq === null) return true;
+      const again = parsePosition(formatMessageId(p.fp, p.ds, p.tag, p.seq));
+      return again.kind === 'message' && again.fp === p.fp && again.ds === p.ds && again.tag === p.tag && again.seq === p.seq;
     }),
     { numRuns: 3000 },
   );
   fc.assert(
-    fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.integer({ min: 0, max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/), (fp, ds, tag) => {
-      const p = parsePosition(formatMessageId(fp, ds, tag));
-      return p.kind === 'message' && p.fp === fp && p.ds === ds && p.tag === tag;
+    fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{8}$/), fc.integer({ min: 0, max: 36 ** 9 - 1 }), fc.stringMatching(/^[a-z0-9]{4}$/), fc.integer({ min: 0, max: 36 ** 10 - 1 }), (fp, ds, tag, seq) => {
+      const p = parsePosition(formatMessageId(fp, ds, tag, seq));
+      return p.kind === 'message' && p.fp === fp && p.ds === ds && p.tag === tag && p.seq === seq;
     }),
     { numRuns: 2000 },
   );

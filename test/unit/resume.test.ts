@@ -86,7 +86,7 @@ t.test('a message id from A resumes exactly on B, and cuts every channel of the 
     w.publish('c:2', `b${i}`);
   }
   const a5 = keeperA.got.find((m) => m.payload === 'a5')!;
-  t.match(a5.id, /\.aaaa$/, 'issued by A');
+  t.match(a5.id, /\.aaaa\.[a-z0-9]+$/, 'issued by A');
   const onB = w.resume(1, [c1, c2], a5.id);
   t.same(onB.resets, [null, null]);
   t.same(onB.replay, ['c:2/b5', 'c:1/a6', 'c:2/b6', 'c:1/a7', 'c:2/b7', 'c:1/a8', 'c:2/b8']);
@@ -133,6 +133,26 @@ t.test('repeating identical payloads: a reset, never a wrong replay', async (t) 
   const r = w.resume(1, [c1], oldId);
   t.same(r.replay, [], 'the surviving twin is not the client\'s message');
   t.equal(r.resets[0], 'evicted');
+});
+
+t.test('repeating identical payloads: the issuer resumes its own ids exactly (its seq), however the payloads repeat', async (t) => {
+  const w = new World(['aaaa']);
+  const c1 = route('c:1');
+  const keeper = w.cover(0, c1);
+  w.wallMs += 5000;
+  // A heartbeat channel (one payload forever) and a two-state toggle: every full window repeats.
+  for (let i = 0; i < 12; i++) w.publish('c:1', 'tick', 10);
+  for (let i = 0; i < 12; i++) w.publish('c:1', i % 2 === 0 ? 'on' : 'off', 10);
+  const got = keeper.got;
+  t.equal(got.length, 24);
+  for (let i = 0; i < got.length; i++) {
+    const r = w.resume(0, [c1], got[i]!.id);
+    t.same(r.resets, [null], `own id ${i}: no reset`);
+    t.equal(r.replay.length, got.length - 1 - i, `own id ${i}: exactly what followed it`);
+  }
+  // An id in the pre-seq form (no seq part) still goes by fingerprint: ambiguous here, a reset.
+  const legacyForm = got[8]!.id.split('.').slice(0, 3).join('.');
+  t.not(w.resume(0, [c1], legacyForm).resets[0], null, 'the fingerprint alone is ambiguous: reset');
 });
 
 t.test('an idle stream: a head from A resumes on B by time', async (t) => {
