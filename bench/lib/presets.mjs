@@ -35,7 +35,8 @@ export function scenarios({ quick }) {
     out.push({ preset: 'one-per-channel', label: `${k} ch × 1 sub @ ${rate}/s`, transport: t, mix: { [t]: k }, k, rate, seconds: secs, size: 64, warmS });
   }
   for (const t of TRANSPORTS) {
-    const cycles = quick ? 1000 : 5000;
+    // HERALD_BENCH_CHURN_CYCLES: a longer churn, to profile one connect (bench/README.md).
+    const cycles = Number(process.env.HERALD_BENCH_CHURN_CYCLES) || (quick ? 1000 : 5000);
     out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50, warm: cycles / 5 } });
   }
   // The same many-channel fan-out on one Redis and on a 3-shard cluster (sharded pub/sub):

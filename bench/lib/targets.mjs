@@ -13,6 +13,7 @@ import { childPids } from './proc.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
+const UWS_FLOOR = fileURLToPath(new URL('./uws-floor-server.mjs', import.meta.url));
 export const HERALD_MAIN = join(ROOT, 'dist/main.js');
 export const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
@@ -79,10 +80,12 @@ export async function startHerald({ redis, workers = 1, durable = false }) {
 
 export async function startFloor({ redis, mode = 'direct' }) {
   const port = await freePort();
-  const proc = spawn(process.execPath, [FLOOR, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
+  const script = mode === 'uws' ? UWS_FLOOR : FLOOR;
+  const proc = spawn(process.execPath, [script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
     { stdio: ['ignore', 'ignore', 'pipe'] });
-  await waitListening(proc, 'floor', 10000);
-  return { name: mode === 'batch' ? 'floor-batch' : 'floor', port, pids: () => [proc.pid], stop: () => stopProc(proc) };
+  const name = mode === 'batch' ? 'floor-batch' : mode === 'uws' ? 'uws-floor' : 'floor';
+  await waitListening(proc, name, 10000);
+  return { name, port, pids: () => [proc.pid], stop: () => stopProc(proc) };
 }
 
 export function nchanAvailable() {
@@ -152,6 +155,7 @@ export async function startTarget(name, opts) {
   if (name === 'herald') return startHerald(opts);
   if (name === 'floor') return startFloor(opts);
   if (name === 'floor-batch') return startFloor({ ...opts, mode: 'batch' });
+  if (name === 'uws-floor') return startFloor({ ...opts, mode: 'uws' });
   if (name === 'nchan') return startNchan(opts);
   throw new Error(`unknown target ${name}`);
 }

@@ -29,6 +29,7 @@ export class Hub implements BrokerHandler {
   private readonly channels = new Map<string, ChannelState>();
   private readonly byRedis = new Map<string, ChannelState[]>();
   private seq = 0;
+  private lastHead: { readonly seq: number; readonly ds: number; readonly text: string } = { seq: -1, ds: -1, text: '' };
   private subscriptionCount = 0;
   private sampleCountdown: number;
   private o: HubOptions;
@@ -77,7 +78,10 @@ export class Hub implements BrokerHandler {
       coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
     }
     if (newest !== null && newest.seq > coveredFrom) return newest.id;
-    return formatHead(this.seq, toDs(this.o.wallClock()), this.o.tag);
+    const ds = toDs(this.o.wallClock());
+    // Every poll answer and stream start asks for it: format once per (seq, decisecond).
+    if (this.lastHead.seq !== this.seq || this.lastHead.ds !== ds) this.lastHead = { seq: this.seq, ds, text: formatHead(this.seq, ds, this.o.tag) };
+    return this.lastHead.text;
   }
 
   get channelCount(): number {
@@ -381,7 +385,15 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** One key string per Route object: hashed once, then every map lookup compares it by identity. */
+const stateKeys = new WeakMap<Route, string>();
+
 /** Client channel names have no spaces (router charset): a space cannot collide. */
 function stateKey(route: Route): string {
-  return route.redisChannel + ' ' + route.channel;
+  let key = stateKeys.get(route);
+  if (key === undefined) {
+    key = route.redisChannel + ' ' + route.channel;
+    stateKeys.set(route, key);
+  }
+  return key;
 }

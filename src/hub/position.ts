@@ -70,9 +70,25 @@ export function formatHead(seq: number, ds: number, tag: string): string {
   return '~' + seq + '.' + ds.toString(36) + '.' + tag;
 }
 
+/**
+ * The last text parsed and its position (positions are immutable): the pollers a fan-out
+ * answered come back together with the same cursor, and a reconnect storm with one id.
+ */
+let lastText = '';
+let lastPosition: Position = INVALID_POSITION;
+
 /** Parses a client-supplied id; malformed text is `invalid`, never an exception. */
 export function parsePosition(text: string): Position {
-  const durable = STREAM_RE.exec(text);
+  if (text === lastText) return lastPosition;
+  const position = parseFresh(text);
+  lastText = text;
+  lastPosition = position;
+  return position;
+}
+
+function parseFresh(text: string): Position {
+  // Durable ids are the ones with ':' (a plain id or head never has one).
+  const durable = text.includes(':') ? STREAM_RE.exec(text) : null;
   if (durable !== null) {
     const [, ms, n, epoch, ck] = durable as unknown as [string, string, string, string, string];
     return { kind: 'stream', text, id: ms + '-' + n, ms: Number(ms), epoch, ck };
