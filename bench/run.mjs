@@ -18,6 +18,13 @@ import { markdown, svg } from './lib/report.mjs';
 import { compareRuns, historySvg } from './lib/history.mjs';
 import { existsSync } from 'node:fs';
 
+/**
+ * Where the uWS floor (lib/uws-floor-server.mjs) is measured: the unbatched rows and churn,
+ * the ones whose targets against Nchan are about per-request and per-message cost in
+ * JavaScript on uWS. Not idle, hot (batched: floor-batch), workers or Herald-only presets.
+ */
+const UWS_FLOOR_PRESETS = new Set(['broadcast', 'many-channels', 'one-per-channel', 'churn', 'mixed']);
+
 function parseArgs(argv) {
   const o = { quick: false, nchan: false, preset: null, transport: null, targets: null, out: null, name: null };
   for (let i = 0; i < argv.length; i++) {
@@ -37,7 +44,7 @@ function parseArgs(argv) {
 
 export async function main(argv) {
   const o = parseArgs(argv);
-  let targets = o.targets ?? (o.nchan ? ['herald', 'nchan', 'floor'] : ['herald', 'floor']);
+  let targets = o.targets ?? (o.nchan ? ['herald', 'nchan', 'floor', 'uws-floor'] : ['herald', 'floor']);
   if (targets.includes('nchan') && !nchanAvailable()) throw new Error('nginx with the nchan module is not installed (npm run bench:compare installs it)');
   if (targets.includes('herald') && !existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: npm run build first`);
   const list = scenarios({ quick: o.quick })
@@ -52,6 +59,7 @@ export async function main(argv) {
     for (const s of list) {
       for (const t of targets) {
         if (s.heraldOnly && t !== 'herald') continue;
+        if (t === 'uws-floor' && !UWS_FLOOR_PRESETS.has(s.preset)) continue;
         const target = t === 'floor' ? floorFor(s) : t;
         const t0 = performance.now();
         try {

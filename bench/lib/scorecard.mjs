@@ -7,29 +7,40 @@ const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '�
 const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
 const transportOf = (r) => (Object.keys(r.spec?.mix ?? {}).length > 1 ? 'mixed' : Object.keys(r.spec?.mix ?? { '?': 1 })[0]);
 
-/** [row, measure, herald, nchan, ratio, target text, met] for every comparable figure. */
+/**
+ * [row, measure, herald, nchan, ratio, target text, met, uWS-floor ratio | null, uWS floor meets | null]
+ * for every comparable figure. The uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic
+ * at all, on the same uWebSockets.js) is judged by the same target: where it misses too, no
+ * JavaScript on uWS can meet it, and the row says so.
+ */
 export function scorecardRows(results) {
   const ok = results.filter((r) => !r.failed);
   const out = [];
   for (const h of ok.filter((r) => r.target === 'herald')) {
     const n = ok.find((r) => r.target === 'nchan' && key(r) === key(h));
     if (!n) continue;
+    const u = ok.find((r) => r.target === 'uws-floor' && key(r) === key(h)) ?? null;
     const row = `${h.preset} ${transportOf(h)} ${h.label}`;
-    const add = (measure, hv, nv, target, met, ratio = hv / nv) => out.push([row, measure, hv, nv, ratio, target, met(ratio, hv)]);
+    const add = (measure, hv, nv, target, met, ratio = hv / nv, uv = null) => {
+      const uRatio = uv === null || ratio === null ? null : uv / nv;
+      out.push([row, measure, hv, nv, ratio, target, met(ratio, hv), uRatio, uRatio === null ? null : met(uRatio, uv)]);
+    };
     if (h.preset === 'idle') {
       add('RSS/conn (B)', h.rssPerConnBytes, n.rssPerConnBytes, '≤ 0.25×', (x) => x <= 0.25);
     } else if (h.preset === 'churn') {
-      add('CPU µs/cycle', h.serverCpuUsPerCycle, n.serverCpuUsPerCycle, '≤ 1×', (x) => x <= 1);
+      add('CPU µs/cycle', h.serverCpuUsPerCycle, n.serverCpuUsPerCycle, '≤ 1×', (x) => x <= 1, undefined, u?.serverCpuUsPerCycle ?? null);
     } else if (h.deliveries !== undefined) {
       const hot = h.preset === 'hot';
-      add('deliveries/CPU-s', h.deliveriesPerCpuS, n.deliveriesPerCpuS, hot ? '≥ 3×' : '≥ 1×', (x) => x >= (hot ? 3 : 1));
+      add('deliveries/CPU-s', h.deliveriesPerCpuS, n.deliveriesPerCpuS, hot ? '≥ 3×' : '≥ 1×', (x) => x >= (hot ? 3 : 1), undefined, u?.deliveriesPerCpuS ?? null);
       if (hot) add('msgs/write', h.msgsPerWrite, n.msgsPerWrite, 'Herald ≥ 8', (_x, hv) => hv >= 8, null);
       for (const [t, x] of Object.entries(h.perTransport ?? {})) {
         const y = n.perTransport?.[t];
         if (!y) continue;
         const l = x.latencyMs;
         const m = y.latencyMs;
-        out.push([row, `p99 ms${Object.keys(h.perTransport).length > 1 ? ` (${t})` : ''} · p99.9 / max`, `${fmt(l.p99)} · ${fmt(l.p999)} / ${fmt(l.max)}`, `${fmt(m.p99)} · ${fmt(m.p999)} / ${fmt(m.max)}`, l.p99 / m.p99, '≤ 1×', l.p99 <= m.p99]);
+        const f = u?.perTransport?.[t]?.latencyMs ?? null;
+        out.push([row, `p99 ms${Object.keys(h.perTransport).length > 1 ? ` (${t})` : ''} · p99.9 / max`, `${fmt(l.p99)} · ${fmt(l.p999)} / ${fmt(l.max)}`, `${fmt(m.p99)} · ${fmt(m.p999)} / ${fmt(m.max)}`, l.p99 / m.p99, '≤ 1×', l.p99 <= m.p99,
+          f === null ? null : f.p99 / m.p99, f === null ? null : f.p99 <= m.p99]);
       }
     }
   }
@@ -40,11 +51,15 @@ export function scorecardMarkdown(results) {
   const rows = scorecardRows(results);
   if (rows.length === 0) return [];
   const met = rows.filter((r) => r[6]).length;
+  const bound = rows.filter((r) => !r[6] && r[8] === false).length;
   const L = ['## Scorecard against Nchan (issue 15 targets)', '',
-    `${met} of ${rows.length} met. Ratios are Herald ÷ Nchan within this run.`, '',
-    '| row | measure | Herald | Nchan | ratio | target | verdict |', '|---|---|---|---|---|---|---|'];
-  for (const [row, measure, hv, nv, ratio, target, ok] of rows) {
-    L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${target} | ${ok ? 'met' : '**not met**'} |`);
+    `${met} of ${rows.length} met. Ratios are Herald ÷ Nchan within this run. "uWS floor" is the same ratio for`,
+    'bench/lib/uws-floor-server.mjs (no gateway logic, same uWebSockets.js); where it misses the target too',
+    `(${bound} of the rows not met), no JavaScript server on uWS met it in this run.`, '',
+    '| row | measure | Herald | Nchan | ratio | uWS floor | target | verdict |', '|---|---|---|---|---|---|---|---|'];
+  for (const [row, measure, hv, nv, ratio, target, ok, uRatio, uOk] of rows) {
+    const verdict = ok ? 'met' : uOk === false ? '**not met** (uWS floor misses too)' : '**not met**';
+    L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${uRatio === null ? '' : `${fmt(uRatio)}×`} | ${target} | ${verdict} |`);
   }
   L.push('');
   return L;

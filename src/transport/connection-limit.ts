@@ -1,6 +1,7 @@
 /**
  * Open connections per client IP. The map holds only IPs with open connections, so it is
- * bounded by the connection count itself. `max` 0 disables the limit.
+ * bounded by the connection count itself. `max` 0 disables the limit and the counting: a
+ * limit that a reload turns on counts the connections opened from then on.
  */
 export class ConnectionLimiter {
   private readonly open = new Map<string, number>();
@@ -11,7 +12,13 @@ export class ConnectionLimiter {
     this.max = max;
   }
 
+  /** Whether admit() needs the client's address (the transports skip reading it otherwise). */
+  get counting(): boolean {
+    return this.max > 0;
+  }
+
   admit(ip: string): boolean {
+    if (this.max === 0) return true;
     const n = this.open.get(ip) ?? 0;
     if (this.max > 0 && n >= this.max) return false;
     this.open.set(ip, n + 1);
@@ -19,6 +26,7 @@ export class ConnectionLimiter {
   }
 
   release(ip: string): void {
+    if (this.open.size === 0) return;
     const n = this.open.get(ip);
     if (n === undefined) return;
     if (n <= 1) this.open.delete(ip);

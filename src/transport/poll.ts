@@ -64,7 +64,7 @@ export class PollTransport implements PollOwner, Transport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head, this.ctx.limiter.counting);
     if (this.life.draining) {
       // Not an error status: an empty answer that keeps the client's position, on a
       // connection that closes so the next poll lands on another process.

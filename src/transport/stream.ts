@@ -62,7 +62,7 @@ export class StreamTransport implements StreamOwner, Transport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
-    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head);
+    const facts = readRequest(res, req, this.ctx.trustedIpHeader, head, this.ctx.limiter.counting);
     if (this.life.draining) return this.sendElsewhere(res, facts.origin);
     return admitRequest(this.ctx, res, facts, this.admitted, this.unavailable);
   };

@@ -83,7 +83,7 @@ export class WsTransport implements Transport {
   private readonly upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const ctx = this.ctx;
     const head = readHead(req, ctx.trustedIpHeader);
-    const facts = readRequest(res, req, ctx.trustedIpHeader, head);
+    const facts = readRequest(res, req, ctx.trustedIpHeader, head, ctx.limiter.counting);
     const protocols = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
     // The screen first (framing, sizes), as for every plain HTTP request; it closes the connection.
