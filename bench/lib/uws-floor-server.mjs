@@ -16,7 +16,6 @@ const REDIS_PORT = Number(arg('redis-port', '6379'));
 const EPOCH = 'floor';
 let seq = 0;
 const channels = new Map();
-const decoder = new TextDecoder();
 
 function chan(name) {
   let c = channels.get(name);
@@ -57,7 +56,6 @@ app.get('/poll', (res, req) => {
   const q = new URLSearchParams(req.getQuery());
   const c = chan(q.get('channel') ?? '');
   const cursor = q.get('cursor');
-  decoder.decode(res.getRemoteAddressAsText()); // Herald reads it for its per-IP limit: so does its floor
   if (cursor && !/^floor:\d+$/.test(cursor)) { answer(res, pollBody([], `${EPOCH}:${seq}`, ',"reset":[{"reason":"invalid"}]')); return; }
   const after = cursor ? Number(cursor.slice(cursor.indexOf(':') + 1)) : Infinity;
   const missed = c.ring.filter((m) => m.seq > after);

@@ -11,12 +11,19 @@
  *
  *   refcount>0 ──release→0──▶ lingering ──timer──▶ (absent) ⇒ unsubscribe edge at flush
  *        ▲                        │
- *        └────────acquire─────────┘  (timer cleared, no edge)
+ *        └────────acquire─────────┘  (no edge)
+ *
+ * A long-poll client releases and re-acquires its channel on every cycle, so the linger timer
+ * is not cleared on acquire and armed on release each time (a timer per poll cycle): release
+ * moves a deadline, and the one pending timer, when it fires, re-arms itself for whatever is
+ * left of the latest deadline or drops the channel.
  *
  * No I/O and no clock: the scheduler is injected so tests drive linger deterministically.
  */
 
 export interface Scheduler {
+  /** Monotonic milliseconds. */
+  clock(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   /** Run fn once at the end of this turn (setImmediate in production). */
@@ -36,6 +43,7 @@ export function guardedScheduler(scheduler: Scheduler, onError: (err: unknown, w
     }
   };
   return {
+    clock: () => scheduler.clock(),
     setTimeout: (fn, ms) => scheduler.setTimeout(guard('timer', fn), ms),
     clearTimeout: (handle) => scheduler.clearTimeout(handle),
     defer: (fn) => scheduler.defer(guard('deferred', fn)),
@@ -43,6 +51,7 @@ export function guardedScheduler(scheduler: Scheduler, onError: (err: unknown, w
 }
 
 export const realScheduler: Scheduler = {
+  clock: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   defer: (fn) => {
@@ -58,8 +67,12 @@ export interface InterestEdges {
 
 interface Entry {
   count: number;
-  /** Linger timer handle while count is 0, else null. */
+  /** The pending linger timer, or null. It may date from an earlier zero: it re-reads lingerUntil. */
   linger: unknown;
+  /** When the latest release to zero stops lingering (scheduler clock). */
+  lingerUntil: number;
+  /** When the pending linger timer fires. */
+  timerAt: number;
 }
 
 export class InterestTracker {
@@ -84,13 +97,9 @@ export class InterestTracker {
     if (this.#closed) return;
     const entry = this.#entries.get(redisChannel);
     if (entry === undefined) {
-      this.#entries.set(redisChannel, { count: 1, linger: null });
+      this.#entries.set(redisChannel, { count: 1, linger: null, lingerUntil: 0, timerAt: 0 });
       this.#markDirty(redisChannel);
       return;
-    }
-    if (entry.linger !== null) {
-      this.#scheduler.clearTimeout(entry.linger);
-      entry.linger = null;
     }
     entry.count++;
   }
@@ -107,14 +116,26 @@ export class InterestTracker {
     entry.count--;
     if (entry.count > 0) return;
     if (lingerMs <= 0) {
+      if (entry.linger !== null) this.#scheduler.clearTimeout(entry.linger);
       this.#drop(redisChannel);
       return;
     }
+    entry.lingerUntil = this.#scheduler.clock() + lingerMs;
+    if (entry.linger !== null && entry.timerAt <= entry.lingerUntil) return;
+    // None pending, or one due after this deadline (a reload shortened the linger).
+    if (entry.linger !== null) this.#scheduler.clearTimeout(entry.linger);
+    this.#armLinger(redisChannel, entry, lingerMs);
+  }
+
+  #armLinger(redisChannel: string, entry: Entry, ms: number): void {
+    entry.timerAt = this.#scheduler.clock() + ms;
     entry.linger = this.#scheduler.setTimeout(() => {
-      const current = this.#entries.get(redisChannel);
-      if (current !== entry || entry.count > 0) return;
-      this.#drop(redisChannel);
-    }, lingerMs);
+      entry.linger = null;
+      if (this.#entries.get(redisChannel) !== entry || entry.count > 0) return;
+      const left = entry.lingerUntil - this.#scheduler.clock();
+      if (left > 0) this.#armLinger(redisChannel, entry, left);
+      else this.#drop(redisChannel);
+    }, ms);
   }
 
   isDesired(redisChannel: string): boolean {

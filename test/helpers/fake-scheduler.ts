@@ -7,6 +7,9 @@ export class FakeScheduler implements Scheduler {
   #nextId = 1;
   #deferred: Array<() => void> = [];
 
+  clock(): number {
+    return this.now;
+  }
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.#nextId++;
     this.#timers.set(id, { at: this.now + ms, fn });

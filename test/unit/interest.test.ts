@@ -92,7 +92,6 @@ t.test('acquire during linger cancels it without any edge', async (t) => {
   tracker.release('a', 1000);
   clock.advance(500);
   tracker.acquire('a');
-  t.equal(clock.pendingTimers, 0, 'linger timer cleared');
   clock.advance(5000);
   clock.endTurn();
   t.same(edges, [['sub', ['a']]]);
@@ -100,6 +99,37 @@ t.test('acquire during linger cancels it without any edge', async (t) => {
   clock.advance(1000);
   clock.endTurn();
   t.same(edges, [['sub', ['a']], ['unsub', ['a']]], 'a fresh linger applies after the next release');
+});
+
+t.test('a long-poll loop (release, re-acquire, …) keeps one timer, and lingers from the LAST release', async (t) => {
+  const { tracker, clock, edges } = setup();
+  tracker.acquire('a');
+  clock.endTurn();
+  for (let i = 0; i < 100; i++) {
+    tracker.release('a', 1000);
+    clock.advance(30);
+    tracker.acquire('a');
+    t.ok(clock.pendingTimers <= 1, 'at most one linger timer');
+  }
+  tracker.release('a', 1000);
+  clock.advance(999);
+  clock.endTurn();
+  t.same(edges, [['sub', ['a']]], 'still lingering 999 ms after the last release');
+  clock.advance(1);
+  clock.endTurn();
+  t.same(edges, [['sub', ['a']], ['unsub', ['a']]], 'dropped at 1000 ms');
+});
+
+t.test('a shorter linger (a reload) is not held back by a timer armed for a longer one', async (t) => {
+  const { tracker, clock, edges } = setup();
+  tracker.acquire('a');
+  clock.endTurn();
+  tracker.release('a', 10_000);
+  tracker.acquire('a');
+  tracker.release('a', 100);
+  clock.advance(100);
+  clock.endTurn();
+  t.same(edges, [['sub', ['a']], ['unsub', ['a']]]);
 });
 
 t.test('linger expiries firing in one turn batch together', async (t) => {
