@@ -12,8 +12,9 @@ export const POLL_OUTCOMES = ['message', 'timeout', 'aborted', 'drain', 'reset',
 export type PollOutcome = (typeof POLL_OUTCOMES)[number];
 
 /**
- * What transports count. metrics/ implements it; transports call it per connection event,
- * never per delivered message (deliveries are summed and reported once per flush pass).
+ * What transports count. metrics/ implements it (plain increments, counters.ts); transports
+ * call it per connection event, never per socket a message goes to (deliveries are summed:
+ * once per flush pass, once per WebSocket topic publish).
  */
 export interface TransportStats {
   connectionOpened(transport: TransportName, clientClass: string): void;

@@ -19,8 +19,6 @@ import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
 export class WsSubscriptions implements TopicOwner {
   private readonly groups = new Map<string, TopicGroup>();
   private readonly bound: BufferBound<WsConn>;
-  private deliveredInTurn = 0;
-  private reportScheduled = false;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -171,16 +169,13 @@ export class WsSubscriptions implements TopicOwner {
     if (isMessage) this.count(group.members.size);
   }
 
+  /**
+   * Once per topic publish, with the topic's socket count: a plain increment (counters.ts),
+   * cheaper than deferring it to the end of the turn (a setImmediate and a closure per turn,
+   * ~1–2 µs of a one-subscriber message in the one-per-channel profile).
+   */
   private count(n: number): void {
-    if (n === 0) return;
-    this.deliveredInTurn += n;
-    if (this.reportScheduled) return;
-    this.reportScheduled = true;
-    this.life.defer('ws delivery count', () => {
-      this.reportScheduled = false;
-      this.ctx.stats.delivered('ws', this.deliveredInTurn);
-      this.deliveredInTurn = 0;
-    });
+    if (n !== 0) this.ctx.stats.delivered('ws', n);
   }
 
   send(conn: WsConn, frame: string): void {
