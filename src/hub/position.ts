@@ -20,8 +20,9 @@
  *   legacy       "<epoch>:<seq>"           ids of Herald before issue 10: always a reset (epoch)
  *
  * Meaning: "the client holds every message on its channels up to this point of Redis's
- * delivery order". The issuer resolves its own ids exactly (tag match: its seq); another process resolves a fingerprint through its own index, or falls back to time
- * within TOLERANCE_DS (hub/resume.ts). Pure: no clock, no I/O.
+ * delivery order". The issuer resolves its own ids exactly (tag match: its seq); another
+ * process resolves a fingerprint through its own index, or falls back to time within
+ * TOLERANCE_DS (hub/resume.ts). Pure: no clock, no I/O.
  */
 
 export type Position =

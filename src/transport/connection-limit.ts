@@ -20,7 +20,7 @@ export class ConnectionLimiter {
   admit(ip: string): boolean {
     if (this.max === 0) return true;
     const n = this.open.get(ip) ?? 0;
-    if (this.max > 0 && n >= this.max) return false;
+    if (n >= this.max) return false;
     this.open.set(ip, n + 1);
     return true;
   }
