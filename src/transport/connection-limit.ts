@@ -26,7 +26,6 @@ export class ConnectionLimiter {
   }
 
   release(ip: string): void {
-    if (this.open.size === 0) return;
     const n = this.open.get(ip);
     if (n === undefined) return;
     if (n <= 1) this.open.delete(ip);

@@ -40,13 +40,15 @@ export class PollTransport implements PollOwner, Transport {
   private readonly holds: HoldWheel<PollWaiter>;
   readonly answers: FlushQueue;
   private lastAnswer: { readonly message: PreparedMessage; readonly cursor: string; readonly body: Buffer } | null = null;
+  /** Messages answered in this flush pass, counted once at its end (as streams do), not per poller. */
+  private deliveredInPass = 0;
 
   constructor(
     private readonly ctx: TransportContext,
     readonly now: () => number,
   ) {
     this.life = new ConnectionLifecycle(ctx, 'poll', now);
-    this.answers = new FlushQueue(ctx.log);
+    this.answers = new FlushQueue(ctx.log, () => this.reportDelivered());
     this.holds = new HoldWheel(now, (waiter) => this.answer(waiter, 'timeout'), ctx.log);
   }
 
@@ -104,6 +106,15 @@ export class PollTransport implements PollOwner, Transport {
     answerBody = body;
     answerCors = this.ctx.cors.headers(waiter.origin);
     waiter.res.cork(writeAnswer);
+    // `message` and `reset` answers come from the flush pass (PollWaiter.flush), which reports
+    // its sum at the end; a timeout, drain or policy answer is counted at once.
+    if (outcome !== 'message' && outcome !== 'reset') this.reportDelivered();
+  }
+
+  private reportDelivered(): void {
+    if (this.deliveredInPass === 0) return;
+    this.ctx.stats.delivered('poll', this.deliveredInPass);
+    this.deliveredInPass = 0;
   }
 
   private body(waiter: PollWaiter): string | Buffer {
@@ -115,7 +126,7 @@ export class PollTransport implements PollOwner, Transport {
     const max = this.batchSize;
     const sent = messages.length > max ? messages.slice(0, max) : messages;
     const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head(waiter.routes);
-    if (sent.length > 0) this.ctx.stats.delivered('poll', sent.length);
+    this.deliveredInPass += sent.length;
     if (sent.length === 1 && waiter.resets === null) return this.oneMessageBody(sent[0]!, cursor);
     return encodePollBody(sent.map((m) => m.poll), cursor, waiter.resets ?? []);
   }

@@ -136,3 +136,26 @@ t.test('aborted polls leave no waiter behind', async (t) => {
   t.equal(metricValue(m, 'herald_poll_holds_total', 'outcome="aborted"'), 5);
   t.ok(!(metricValue(m, 'herald_connections_open', 'transport="poll"') > 0), 'no poll connection counted');
 });
+
+t.test('herald_messages_delivered_total{transport="poll"} counts each message once per poller it answered', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:count`;
+  const delivered = async (): Promise<number> => metricValue(await scrape(h.url), 'herald_messages_delivered_total', 'transport="poll"');
+  // A cursor that is no position is answered at once (reset, no message) with the head.
+  const { cursor } = (await poll(h.url, [ch], { cursor: 'start' })).body;
+  // Three pollers held on the channel, answered by one message in one pass.
+  const held = [0, 1, 2].map(() => poll(h.url, [ch], { cursor }));
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 3, { timeoutMs: 5000, what: 'three held polls' });
+  await pub.publish(ch, 'one');
+  const answers = await Promise.all(held);
+  t.same(answers.map((a) => a.body.messages.length), [1, 1, 1]);
+  t.equal(await delivered(), 3, 'one message × three pollers');
+  // A poll behind two messages is answered at once from history: two more.
+  await pub.publish(ch, 'two');
+  await pub.publish(ch, 'three');
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_messages_received_total') === 3, { timeoutMs: 5000, what: 'both messages in history' });
+  const replay = await poll(h.url, [ch], { cursor: answers[0]!.body.cursor });
+  t.same(replay.body.messages.map((m) => m.data), ['two', 'three']);
+  t.equal(await delivered(), 5);
+});
