@@ -113,6 +113,44 @@ t.test('fingerprint index: one lookup across channels; twins are ambiguous; evic
   t.equal(h.locate('AAAAAAAA'), null, 'an uncovered channel leaves the index');
 });
 
+t.test('fingerprint index: built on the first lookup, dropped after two idle sweeps, always the same answers', async (t) => {
+  // A live index (a lookup after every step) and one rebuilt from the rings at the end must
+  // agree on every fingerprint: twins, evictions, re-covered channels, collisions across channels.
+  const live = new MemoryHistory();
+  const lazy = new MemoryHistory();
+  const l = { size: 4, maxAgeMs: 1e9, store: 'memory' as const };
+  const fps = ['AAAAAAAA', 'BBBBBBBB', 'CCCCCCCC', 'DDDDDDDD', 'EEEEEEEE'];
+  let state = 7;
+  const next = (n: number): number => ((state = (state * 1103515245 + 12345) % 2147483648) % n);
+  for (const h of [live, lazy]) for (const key of ['a', 'b', 'c']) h.cover(key, 0, 0);
+  for (let seq = 1; seq <= 400; seq++) {
+    if (seq === 200) {
+      lazy.locate('AAAAAAAA'); // built mid-run, then dropped again below
+      lazy.sweep(0);
+      t.not(indexOf(lazy), null, 'one sweep after a lookup keeps it');
+      lazy.sweep(0);
+      t.equal(indexOf(lazy), null, 'a whole sweep interval without a lookup drops it');
+    }
+    const key = ['a', 'b', 'c'][next(3)]!;
+    const fp = fps[next(fps.length)]!;
+    if (next(40) === 0) {
+      for (const h of [live, lazy]) h.cover(key, seq, 0); // coverage restarts: the ring is forgotten
+      continue;
+    }
+    for (const h of [live, lazy]) h.append(key, msg(key, seq, 0, fp), l, 0);
+    live.locate(fp);
+  }
+  const view = (h: MemoryHistory, fp: string): unknown => {
+    const r = h.locate(fp);
+    return r === null || r === 'ambiguous' ? r : [r.key, r.message.seq];
+  };
+  t.equal(indexOf(lazy), null, 'no lookup, no index: appends and evictions skip it');
+  for (const fp of [...fps, 'ZZZZZZZZ']) t.same(view(lazy, fp), view(live, fp), fp);
+});
+
+/** The private index, to check when it exists (its answers are checked through locate). */
+const indexOf = (h: MemoryHistory): unknown => (h as unknown as { index: unknown }).index;
+
 t.test('replay by time: after the tolerance replays, inside it is ambiguous, before coverage is not_covered', async (t) => {
   const h = new MemoryHistory();
   const l = { size: 10, maxAgeMs: 1e9, store: 'memory' as const };

@@ -1,0 +1,34 @@
+import t from 'tap';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { PreparedMessage } from '../../src/hub/message.js';
+
+const message = (isJson = false, payload = 'héllo "x"'): PreparedMessage =>
+  new PreparedMessage('news', 7, 'AAAAAAAA.1.ab12.7', payload, isJson, '', 0, 'AAAAAAAA', 1, 4, 1);
+
+t.test('encodings: built once and shared within a turn, released two turns later, rebuilt the same', async (t) => {
+  const m = message();
+  const sse = m.sse;
+  const ndjson = m.ndjson;
+  t.equal(m.sse, sse, 'every subscriber of the turn gets the same buffer');
+  t.equal(m.ndjson, ndjson);
+  const ws = m.ws;
+  const poll = m.poll;
+  await nextTurn();
+  t.equal(m.sse, sse, 'still cached in the next turn (a poll answer may read it in a later pass)');
+  await nextTurn();
+  await nextTurn();
+  t.not(m.sse, sse, 'released: history does not keep a message\'s encodings');
+  t.same(m.sse, sse, 'rebuilt byte for byte');
+  t.same(m.ndjson, ndjson);
+  t.equal(m.ws, ws);
+  t.equal(m.poll, poll);
+  t.same(JSON.parse(m.ws), { type: 'message', channel: 'news', id: 'AAAAAAAA.1.ab12.7', data: 'héllo "x"' });
+});
+
+t.test('encodings: a json payload is embedded as is, before and after a release', async (t) => {
+  const m = message(true, '{"a":[1,2]}');
+  t.equal(m.dataJson, '{"a":[1,2]}');
+  t.same(JSON.parse(m.poll), { channel: 'news', id: 'AAAAAAAA.1.ab12.7', data: { a: [1, 2] } });
+  m.release();
+  t.same(JSON.parse(m.ws).data, { a: [1, 2] });
+});
