@@ -37,3 +37,40 @@ t.test('durable notifications: header parsed, anything else is a plain payload',
     t.equal(parseNotification(Buffer.from(plain)), null, JSON.stringify(plain));
   }
 });
+
+t.test('the hand-written scanner accepts exactly the grammar (differential against regular expressions)', async (t) => {
+  // The grammar as regular expressions (what the scanner replaced); random texts built from
+  // the alphabet's edges must parse alike.
+  const reference = (text: string): unknown => {
+    let m = /^~(\d{1,15})\.([a-z0-9]{1,9})\.([a-z0-9]{4})$/.exec(text);
+    if (m !== null) return { kind: 'head', seq: Number(m[1]), ds: parseInt(m[2]!, 36), tag: m[3] };
+    m = /^([A-Za-z0-9_-]{8})\.([a-z0-9]{1,9})\.([a-z0-9]{4})(?:\.([a-z0-9]{1,10}))?$/.exec(text);
+    if (m !== null) return { kind: 'message', fp: m[1], ds: parseInt(m[2]!, 36), tag: m[3], seq: m[4] === undefined ? null : parseInt(m[4], 36) };
+    return /^[a-z0-9]{1,32}:\d{1,15}$/.test(text) ? { kind: 'legacy' } : text.includes(':') ? 'skip' : { kind: 'invalid' };
+  };
+  // Each part drawn from valid and near-valid forms (length and alphabet edges), joined by dots.
+  const anchors = ['Qm3x_a9Z', 'AZaz09-_', 'Qm3x_a9', 'Qm3x_a9Z9', 'Qm3x/a9Z', 'Qm3x.a9Z', '~0', '~123456789012345', '~1234567890123456', '~', '~1a', ''];
+  const times = ['hx2k1p0', '0', 'zzzzzzzzz', 'zzzzzzzzzz', 'HX', 'h-x', '', '9é'];
+  const tags = ['k3p9', '0000', 'zzzz', 'k3p', 'k3p99', 'K3P9', 'k_p9', ''];
+  const seqs = [null, null, '0', '2bq', 'zzzzzzzzzz', 'zzzzzzzzzzz', 'X', '', '1:2'];
+  let state = 11;
+  const pick = <T>(list: readonly T[]): T => list[(state = (state * 1103515245 + 12345) % 2147483648) % list.length]!;
+  let compared = 0;
+  let valid = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const seq = pick(seqs);
+    let text = [pick(anchors), pick(times), pick(tags), ...(seq === null ? [] : [seq])].join('.');
+    if (i % 10 === 0) text = text.slice(pick([0, 1, 2])) + pick(['', '.', '.1', ':1', 'a']);
+    const want = reference(text);
+    if (want === 'skip') continue; // durable ids have their own expression and tests
+    compared++;
+    if ((want as { kind: string }).kind !== 'invalid') valid++;
+    const got = parsePosition(text);
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      t.fail(`${JSON.stringify(text)}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+      return;
+    }
+  }
+  t.ok(compared > 15_000 && valid > 1_000, `${compared} texts compared, ${valid} of them valid`);
+  for (const text of ['Qm3x_a9Z.hx2k1p0.k3p9.zzzzzzzzzz', '~123456789012345.zzzzzzzzz.0000']) t.same(parsePosition(text), reference(text), text);
+});
