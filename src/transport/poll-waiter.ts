@@ -6,6 +6,7 @@ import type { PreparedMessage } from '../hub/message.js';
 import type { ResetReason, Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { Flushable } from './flush.js';
+import type { Held } from './hold-wheel.js';
 import type { Session } from './lifecycle/lifecycle.js';
 import { byPosition } from './lifecycle/resume.js';
 import type { PollOutcome } from './stats.js';
@@ -28,7 +29,7 @@ export interface PollOwner {
  *   answer cursor = head while every channel is live (all up to it was replayed or delivered),
  *                 = last id sent when the batch was cut at pollBatchSize.
  */
-export class PollWaiter implements Subscriber, Session, Flushable {
+export class PollWaiter implements Subscriber, Session, Flushable, Held {
   readonly transport = 'poll' as const;
   open = true;
   private waiting: number;
@@ -40,6 +41,8 @@ export class PollWaiter implements Subscriber, Session, Flushable {
   messages: PreparedMessage[] | null = null;
   resets: PollReset[] | null = null;
   private scheduled = false;
+  holdSlot = -1;
+  holdIndex = -1;
 
   constructor(
     readonly owner: PollOwner,
