@@ -6,9 +6,10 @@
  */
 
 export function encodePollElement(channel: string, id: string, event: string, dataJson: string): string {
-  let out = '{"channel":' + JSON.stringify(channel) + ',"id":"' + id + '"';
-  if (event !== '') out += ',"event":' + JSON.stringify(event);
-  return out + ',"data":' + dataJson + '}';
+  // Joined, not concatenated: one flat string, which every answer and WS frame that embeds it
+  // copies as is (a chain of `+` is walked again by each of them).
+  const eventField = event === '' ? '' : ',"event":' + JSON.stringify(event);
+  return ['{"channel":', JSON.stringify(channel), ',"id":"', id, '"', eventField, ',"data":', dataJson, '}'].join('');
 }
 
 export interface PollReset {

@@ -88,7 +88,9 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
 
   /** The messages for the answer, oldest first. */
   takeMessages(): PreparedMessage[] {
-    const messages = (this.messages ?? []).sort(byPosition);
+    const messages = this.messages ?? [];
+    // One channel's replay then live messages arrive in order: checking costs less than sorting.
+    if (!isInOrder(messages)) messages.sort(byPosition);
     this.messages = null;
     return messages;
   }
@@ -110,6 +112,11 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
   flush(): void {
     this.owner.answer(this, this.resets !== null ? 'reset' : 'message');
   }
+}
+
+function isInOrder(messages: readonly PreparedMessage[]): boolean {
+  for (let i = 1; i < messages.length; i++) if (messages[i - 1]!.seq > messages[i]!.seq) return false;
+  return true;
 }
 
 /** Cuts `messages` to its `keep` lowest seqs, in seq order: the only ones an answer can carry. */

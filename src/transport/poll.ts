@@ -39,7 +39,7 @@ export class PollTransport implements PollOwner, Transport {
   private readonly life: ConnectionLifecycle<PollWaiter>;
   private readonly holds: HoldWheel<PollWaiter>;
   readonly answers: FlushQueue;
-  private lastAnswer: { readonly message: PreparedMessage; readonly cursor: string; readonly body: Buffer } | null = null;
+  private lastAnswer: { readonly messages: readonly PreparedMessage[]; readonly cursor: string; readonly body: Buffer } | null = null;
   /** Messages answered in this flush pass, counted once at its end (as streams do), not per poller. */
   private deliveredInPass = 0;
 
@@ -127,20 +127,22 @@ export class PollTransport implements PollOwner, Transport {
     const sent = messages.length > max ? messages.slice(0, max) : messages;
     const cursor = messages.length > max ? sent[sent.length - 1]!.id : this.ctx.hub.head(waiter.routes);
     this.deliveredInPass += sent.length;
-    if (sent.length === 1 && waiter.resets === null) return this.oneMessageBody(sent[0]!, cursor);
+    if (waiter.resets === null && sent.length > 0) return this.sharedBody(sent, cursor);
     return encodePollBody(sent.map((m) => m.poll), cursor, waiter.resets ?? []);
   }
 
   /**
-   * The commonest answer, one message and the head, is the same bytes for every poller a
-   * fan-out answers in one pass: it is encoded (to UTF-8 too) once for all of them, not once
-   * per poller (1,000 times per message in the broadcast rows).
+   * Pollers answered one after another mostly get the same bytes: one message and the head
+   * (every poller a fan-out answers in one pass: 1,000 per message in the broadcast rows), or
+   * the same run of missed messages (pollers of a busy channel that came back in the same
+   * turn). The last answer is kept and reused when its messages and cursor are the same, so
+   * it is encoded (to UTF-8 too) once for all of them, not once per poller.
    */
-  private oneMessageBody(message: PreparedMessage, cursor: string): Buffer {
+  private sharedBody(sent: readonly PreparedMessage[], cursor: string): Buffer {
     const last = this.lastAnswer;
-    if (last !== null && last.message === message && last.cursor === cursor) return last.body;
-    const body = Buffer.from(encodePollBody([message.poll], cursor, []));
-    this.lastAnswer = { message, cursor, body };
+    if (last !== null && last.cursor === cursor && sameMessages(last.messages, sent)) return last.body;
+    const body = Buffer.from(encodePollBody(sent.map((m) => m.poll), cursor, []));
+    this.lastAnswer = { messages: sent, cursor, body };
     return body;
   }
 
@@ -179,6 +181,12 @@ export class PollTransport implements PollOwner, Transport {
 let answerRes: HttpResponse | null = null;
 let answerBody: string | Buffer = '';
 let answerCors: readonly (readonly [string, string])[] = [];
+
+function sameMessages(a: readonly PreparedMessage[], b: readonly PreparedMessage[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function writeAnswer(): void {
   const res = answerRes!;

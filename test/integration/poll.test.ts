@@ -159,3 +159,30 @@ t.test('herald_messages_delivered_total{transport="poll"} counts each message on
   t.same(replay.body.messages.map((m) => m.data), ['two', 'three']);
   t.equal(await delivered(), 5);
 });
+
+t.test('polls answered back to back from history each get their own run of messages (shared bodies only when identical)', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:runs`;
+  const other = `${p}:runs-other`;
+  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => ws.close());
+  const start = (await ws.next((f) => f.type === 'subscribed')).position!;
+  for (let i = 0; i < 4; i++) await pub.publish(ch, `r${i}`);
+  await ws.waitForMessages(4);
+  const ids = (await poll(h.url, [ch], { cursor: start })).body.messages.map((m) => m.id);
+  t.equal(ids.length, 4);
+  // Concurrent polls with different cursors, and two pairs with the same one: answered in
+  // one turn from history, one after another.
+  const cursors = [start, ids[0]!, ids[0]!, ids[1]!, start, ids[2]!];
+  const answers = await Promise.all(cursors.map((cursor) => poll(h.url, [ch], { cursor })));
+  const want = (cursor: string): string[] => ['r0', 'r1', 'r2', 'r3'].slice(cursor === start ? 0 : ids.indexOf(cursor) + 1);
+  cursors.forEach((cursor, i) => t.same(answers[i]!.body.messages.map((m) => m.data), want(cursor), `poll ${i}`));
+  t.equal(answers[1]!.text, answers[2]!.text, 'the same run and cursor: the same bytes');
+  // The same run on two channels, one of them not covered before the cursor: the messages,
+  // plus that channel's reset, never the one-channel body kept from above.
+  const both = await poll(h.url, [ch, other], { cursor: ids[1]! });
+  t.same(both.body.messages.map((m) => m.data), ['r2', 'r3']);
+  t.same(both.body.reset?.map((r) => r.channel), [other]);
+  t.not(both.text, answers[3]!.text);
+});
