@@ -7,8 +7,8 @@ import type { Coverage, History, Located, Replay } from '../hub/ports.js';
  * In-process history: one bounded ring per covered channel, and one fingerprint index over
  * every ring (so a resume finds a message with one map lookup, never a scan of channels).
  *
- * The index is built on the first lookup and kept up to date while lookups come; two sweeps
- * (30–60 s) without one drop it. Only resumes with another process's id (and durable resumes)
+ * The index is built on the first lookup and kept up to date while lookups come; a sweep
+ * that finds no lookup since the previous one drops it (30–60 s after the last). Only resumes with another process's id (and durable resumes)
  * look up, and a single process has none: there, a map insert and delete per message on a
  * table of every kept message (100,000 at 1,000 channels × 100) was ~2.5 µs of each
  * message's ~13 µs of hub work. Building it costs one pass over history (~10 ms per 100,000

@@ -47,17 +47,12 @@ export function resolveResume(c: ResumeContext, key: string, limits: HistoryConf
     case 'legacy':
       return reset('epoch');
     case 'head':
-      if (since.tag === c.tag) {
-        return since.seq > c.seq ? reset('invalid') : wire(c.history.replay(key, since.seq, limits, c.nowMs, c.max));
-      }
-      return timeCut(c, key, limits, since.ds);
+      return since.tag === c.tag ? ownSeqCut(c, key, limits, since.seq) : timeCut(c, key, limits, since.ds);
     case 'message': {
       if (since.ds > c.nowDs + TOLERANCE_DS) return reset('invalid');
       // Our own id names our own seq: exact even where the fingerprint is ambiguous (a channel
       // repeating one payload, or a short cycle of payloads).
-      if (since.tag === c.tag && since.seq !== null) {
-        return since.seq > c.seq ? reset('invalid') : wire(c.history.replay(key, since.seq, limits, c.nowMs, c.max));
-      }
+      if (since.tag === c.tag && since.seq !== null) return ownSeqCut(c, key, limits, since.seq);
       const cut = locate(c, since.fp, since.ds, since.tag === c.tag);
       if (cut !== null) return wire(c.history.replay(key, cut, limits, c.nowMs, c.max));
       if (since.tag === c.tag) return reset(ownMiss(c, key, since.ds));
@@ -91,6 +86,11 @@ function locate(c: ResumeContext, fp: string, ds: number, isOwn: boolean): numbe
   if (m.windowLength !== WINDOW) return null;
   if (cov.coveredFromDs >= floor || cov.evictedDs >= floor || c.history.mayBeShortTwin(found.key, m)) return null;
   return m.seq;
+}
+
+/** A position of ours carries our own seq: everything after it, exactly (a future seq is invalid). */
+function ownSeqCut(c: ResumeContext, key: string, limits: HistoryConfig, seq: number): Resolution {
+  return seq > c.seq ? reset('invalid') : wire(c.history.replay(key, seq, limits, c.nowMs, c.max));
 }
 
 function timeCut(c: ResumeContext, key: string, limits: HistoryConfig, ds: number): Resolution {

@@ -8,7 +8,7 @@ import type { Route } from '../rules/router.js';
 import type { Flushable } from './flush.js';
 import type { Held } from './hold-wheel.js';
 import type { Session } from './lifecycle/lifecycle.js';
-import { byPosition } from './lifecycle/resume.js';
+import { sortByPosition } from './lifecycle/resume.js';
 import type { PollOutcome } from './stats.js';
 
 /** What a held poll calls back into (PollTransport implements it). */
@@ -88,9 +88,7 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
 
   /** The messages for the answer, oldest first. */
   takeMessages(): PreparedMessage[] {
-    const messages = this.messages ?? [];
-    // One channel's replay then live messages arrive in order: checking costs less than sorting.
-    if (!isInOrder(messages)) messages.sort(byPosition);
+    const messages = sortByPosition(this.messages ?? []);
     this.messages = null;
     return messages;
   }
@@ -114,13 +112,8 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
   }
 }
 
-function isInOrder(messages: readonly PreparedMessage[]): boolean {
-  for (let i = 1; i < messages.length; i++) if (messages[i - 1]!.seq > messages[i]!.seq) return false;
-  return true;
-}
-
 /** Cuts `messages` to its `keep` lowest seqs, in seq order: the only ones an answer can carry. */
 export function keepLowest(messages: PreparedMessage[], keep: number): void {
-  messages.sort(byPosition);
+  sortByPosition(messages);
   messages.length = keep;
 }

@@ -7,7 +7,7 @@ import type { Route } from '../rules/router.js';
 import { unsentAfterWrite } from './backpressure.js';
 import type { Flushable } from './flush.js';
 import type { Deadline, Session } from './lifecycle/lifecycle.js';
-import { byPosition } from './lifecycle/resume.js';
+import { sortByPosition } from './lifecycle/resume.js';
 import type { StreamFormat } from './stream-format.js';
 
 /**
@@ -134,7 +134,7 @@ export class StreamConnection implements Subscriber, Session, Flushable {
   takeInitial(retryMs: number, head: string): string | Buffer {
     const initial = this.initial ?? [];
     this.initial = null;
-    initial.sort(byPosition);
+    sortByPosition(initial);
     const format = this.owner.format;
     const parts: (string | Buffer)[] = [format.start(retryMs)];
     for (const m of initial) parts.push(format.message(m));

@@ -27,7 +27,19 @@ export function isPosition(since: Since): since is Position {
   return since !== null && since !== INVALID_POSITION;
 }
 
-/** Oldest first, in the order positions were issued: how transports merge several channels. */
-export function byPosition(a: PreparedMessage, b: PreparedMessage): number {
+/**
+ * Sorts in place, oldest first, in the order positions were issued: how transports merge
+ * several channels. One channel's replay and then its live messages arrive in order already,
+ * and checking costs less than a sort with a comparator call per pair (a hot-poll answer
+ * carries ~50).
+ */
+export function sortByPosition(messages: PreparedMessage[]): PreparedMessage[] {
+  for (let i = 1; i < messages.length; i++) {
+    if (messages[i - 1]!.seq > messages[i]!.seq) return messages.sort(byPosition);
+  }
+  return messages;
+}
+
+function byPosition(a: PreparedMessage, b: PreparedMessage): number {
   return a.seq - b.seq;
 }
