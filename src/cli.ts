@@ -6,7 +6,7 @@ import { TokenVerifier } from './auth/jwt.js';
 import { describeConfig } from './config/describe.js';
 import { formatIssue, loadConfig, type ConfigOverrides } from './config/load.js';
 import type { Config, LogLevel } from './config/types.js';
-import { Daemon } from './daemon.js';
+import type { Daemon } from './daemon.js';
 import { createLogger, type Logger } from './log.js';
 import { Router } from './rules/router.js';
 import { WORKER_ENV } from './supervisor/ipc.js';
@@ -145,7 +145,10 @@ async function runDaemon(io: CliIo, config: Config, log: Logger, reload: () => C
           log,
         )
       : null;
-  const daemon = await Daemon.start(config, log, link !== null ? { metricsText: link.metricsText, sharePort: true } : { sharePort: isWorker });
+  // Loaded here, not at the top: check-config and check-access never load uWebSockets.js,
+  // ioredis or prom-client, so they answer in a third of the time.
+  const { Daemon: DaemonClass } = await import('./daemon.js');
+  const daemon: Daemon = await DaemonClass.start(config, log, link !== null ? { metricsText: link.metricsText, sharePort: true } : { sharePort: isWorker });
   link?.attach(() => daemon.metricsSnapshot());
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -8,6 +8,8 @@ export interface ErrorSpec {
   readonly status: number;
   readonly temporary: boolean;
   readonly message: string;
+  /** Sent as Retry-After (seconds) on every HTTP answer with this code. */
+  readonly retryAfterS?: number;
 }
 
 export const ErrorCode = {
@@ -40,7 +42,7 @@ export const ErrorCode = {
   token_claim_invalid: { status: 401, temporary: false, message: 'Token claims do not meet the policy (iss, aud, exp)' },
   token_forbidden: { status: 403, temporary: false, message: 'Token does not grant this channel' },
   slow_consumer: { status: 503, temporary: true, message: 'Connection fell too far behind and was dropped; resume' },
-  broker_unavailable: { status: 503, temporary: true, message: 'Broker is not connected' },
+  broker_unavailable: { status: 503, temporary: true, message: 'Broker is not connected', retryAfterS: 2 },
   draining: { status: 503, temporary: true, message: 'Server is shutting down; reconnect elsewhere' },
   internal: { status: 500, temporary: true, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -115,3 +115,39 @@ export function reviveOnEnd(conn: Redis, delayMs: number, isClosed: () => boolea
     }, delayMs).unref();
   });
 }
+
+/**
+ * Lets a publish wait, up to a bound, for a publisher link that is still reconnecting while
+ * the subscriber link is already back (after a Sentinel failover the two links find the new
+ * master at different moments): the app then sees some latency, not a 503 from a Herald whose
+ * /readyz says ready. One 'ready' listener whatever the number of publishes waiting.
+ */
+export class ReadyGate {
+  readonly #conn: { readonly status: string };
+  readonly #waiters = new Set<() => void>();
+
+  constructor(conn: { readonly status: string; on(event: 'ready', listener: () => void): unknown }) {
+    this.#conn = conn;
+    conn.on('ready', () => {
+      const waiting = [...this.#waiters];
+      this.#waiters.clear();
+      for (const wake of waiting) wake();
+    });
+  }
+
+  /** True once the link is ready (at once when it is), false after `timeoutMs` without. */
+  wait(timeoutMs: number): Promise<boolean> {
+    if (this.#conn.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.add(wake);
+    });
+  }
+}

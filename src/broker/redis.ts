@@ -4,7 +4,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { connectSingle, linkOptions, quitOrDrop, reviveOnEnd } from './redis-link.js';
+import { connectSingle, linkOptions, quitOrDrop, ReadyGate, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
 export interface RedisBrokerStats {
@@ -40,6 +40,7 @@ export class RedisBroker implements Broker {
   readonly #stats: RedisBrokerStats;
   readonly #config: BrokerConfig;
   readonly #sub: Redis;
+  readonly #pubReady: ReadyGate;
   readonly #pub: Redis;
   readonly #probeChannel: string;
   #status: BrokerStatus = 'connecting';
@@ -75,6 +76,7 @@ export class RedisBroker implements Broker {
       // Bounds how long a publish can hang on a silent link; the probe detects it sooner.
       commandTimeout: config.probeTimeoutMs * 2,
     });
+    this.#pubReady = new ReadyGate(this.#pub);
     this.#wire();
   }
 
@@ -115,7 +117,12 @@ export class RedisBroker implements Broker {
   }
 
   async publish(redisChannel: string, payload: string | Buffer): Promise<number> {
-    if (this.#status === 'closed' || this.#pub.status !== 'ready') throw new HeraldError('broker_unavailable');
+    if (this.#pub.status !== 'ready') {
+      // Redis down: fail fast. Redis back (subscriptions live, /readyz ready) but this link
+      // still reconnecting, as after a failover: wait for it, up to probeTimeout.
+      if (this.#status !== 'ready') throw new HeraldError('broker_unavailable');
+      if (!(await this.#pubReady.wait(this.#config.probeTimeoutMs))) throw new HeraldError('broker_unavailable', 'the publisher link did not come back within broker.probeTimeout');
+    }
     try {
       return await this.#pub.publish(redisChannel, payload);
     } catch (err) {
@@ -262,7 +269,7 @@ export class RedisBroker implements Broker {
   #logStillDown(): void {
     if (this.#status === 'ready' || this.#status === 'closed' || this.#downSinceMs === 0) return;
     this.#log.warn('redis unreachable; still retrying (new subscribers get broker_unavailable)', {
-      redis: redisAddress(this.#config.url),
+      redis: describeTarget(this.#config),
       downForS: Math.round((Date.now() - this.#downSinceMs) / 1000),
       lastError: this.#lastError,
     });
@@ -301,6 +308,8 @@ function downLogIntervalMs(reconnectMaxMs: number): number {
 }
 
 /** host:port of a Redis URL, without the password. */
-function redisAddress(url: string): string {
-  return URL.canParse(url) ? new URL(url).host : 'redis';
+/** What the operator configured: the URL's host, or the Sentinel master name and sentinels. */
+function describeTarget(config: BrokerConfig): string {
+  if (config.kind === 'sentinel') return `sentinel master ${config.sentinel.masterName} via ${config.sentinel.nodes.map((n) => `${n.host}:${n.port}`).join(', ')}`;
+  return URL.canParse(config.url) ? new URL(config.url).host : 'redis';
 }

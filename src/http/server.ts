@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { HeraldError, isHeraldError, type ErrorCodeName } from '../errors.js';
+import { ErrorCode, HeraldError, isHeraldError, type ErrorCodeName, type ErrorSpec } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readHead, screenRequest, type RequestHead, type ScreenLimits } from './request-screen.js';
 
@@ -56,6 +56,8 @@ export function writeError(
 ): void {
   res.writeStatus(statusLine(err.status));
   for (const [k, v] of headers) res.writeHeader(k, v);
+  const retryAfterS = (ErrorCode[err.code] as ErrorSpec).retryAfterS;
+  if (retryAfterS !== undefined) res.writeHeader('Retry-After', String(retryAfterS));
   writeHeaders(res, JSON_HEADERS);
   res.end(JSON.stringify(err.toJSON()), closeConnection);
 }

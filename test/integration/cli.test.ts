@@ -96,8 +96,10 @@ jwt: { algorithms: [HS256], secret: "\${SECRET}" }
     ['no rule matches', 'secret:x', token, 1, [/rule: none matches \(default deny\)/, /denied: channel_denied/]],
     ['invalid channel name', 'public:a b', undefined, 1, [/denied: channel_invalid/]],
   ];
-  for (const [what, channel, tok, code, patterns] of cases) {
-    const r = await access(channel, tok);
+  // Each case is its own process: run them side by side, check them in order.
+  const runs = await Promise.all(cases.map(([, channel, tok]) => access(channel, tok)));
+  for (const [i, [what, , tok, code, patterns]] of cases.entries()) {
+    const r = runs[i]!;
     t.equal(r.code, code, `${what}: exit ${code}`);
     for (const re of patterns) t.match(r.out, re, `${what}: ${re}`);
     t.equal((r.out.match(/^(allowed|denied)\b/gm) ?? []).length, 1, `${what}: one verdict line`);

@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { HeraldError } from '../../errors.js';
+import { ErrorCode, HeraldError } from '../../errors.js';
 import type { RequestFacts } from '../../http/request.js';
 import { writeError } from '../../http/server.js';
 import type { Route } from '../../rules/router.js';
@@ -12,8 +12,8 @@ export type Admitted = (res: HttpResponse, facts: RequestFacts, routes: readonly
 /** Answers a request that arrives while the broker is down (SSE: a stream that says so). */
 export type Unavailable = (res: HttpResponse, cors: readonly (readonly [string, string])[]) => void;
 
-/** Seconds a client should wait before retrying while the broker is down. */
-export const BROKER_RETRY_AFTER_S = 2;
+/** Seconds a client should wait before retrying while the broker is down (the catalogue's Retry-After). */
+export const BROKER_RETRY_AFTER_S = ErrorCode.broker_unavailable.retryAfterS;
 
 /**
  * The checks every new connection passes, in one order, for every transport (a draining
@@ -92,5 +92,5 @@ export function admitUpgrade(ctx: TransportContext, res: HttpResponse, facts: Re
 
 export function refuse(ctx: TransportContext, res: HttpResponse, err: HeraldError, cors: readonly (readonly [string, string])[]): void {
   ctx.stats.clientError(err.code);
-  writeError(res, err, err.code === 'broker_unavailable' ? [...cors, ['Retry-After', String(BROKER_RETRY_AFTER_S)]] : cors);
+  writeError(res, err, cors);
 }
