@@ -38,8 +38,10 @@ export function scenarios({ quick }) {
   }
   for (const t of TRANSPORTS) {
     // HERALD_BENCH_CHURN_CYCLES: a longer churn, to profile one connect (bench/README.md).
-    const cycles = Number(process.env.HERALD_BENCH_CHURN_CYCLES) || (quick ? 1000 : 5000);
-    out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, churn: { cycles, concurrency: 50, warm: cycles / 5 } });
+    // Warm-up as every other row: warmS seconds of the same churn, unmeasured (a fifth of the
+    // cycles, ~0.2 s, left Herald's connect path still tiering up in V8: bench/README.md).
+    const cycles = Number(process.env.HERALD_BENCH_CHURN_CYCLES) || (quick ? 1000 : 10000);
+    out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, warmS, churn: { cycles, concurrency: 50 } });
   }
   // The same many-channel fan-out on one Redis and on a 3-shard cluster (sharded pub/sub):
   // Herald only (the floor speaks PSUBSCRIBE to one node). Rows report each Redis' CPU.

@@ -220,6 +220,9 @@ async function publishWarm(pub, k) {
   await sleep(100);
 }
 
+/** Warm-up churn runs in batches of this many cycles until warmS has passed. */
+const WARM_CHURN_BATCH = 1000;
+
 async function churn(target, pool, pub, spec, base) {
   const t = Object.keys(spec.mix)[0];
   const channels = Array.from({ length: spec.k }, (_, i) => channelName(i));
@@ -236,11 +239,12 @@ async function churn(target, pool, pub, spec, base) {
     await pool.open(channels.map((ch) => ['sse', ch]));
     await publishWarm(pub, spec.k);
   }
-  // Warm-up cycles, not measured (see warmUp).
-  if (spec.churn.warm > 0) {
-    await pool.churn({ cycles: spec.churn.warm, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
-    await pool.reset();
+  // warmS seconds of the same churn, not measured (see warmUp).
+  const warmUntil = performance.now() + spec.warmS * 1000;
+  while (performance.now() < warmUntil) {
+    await pool.churn({ cycles: WARM_CHURN_BATCH, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   }
+  await pool.reset();
   const s0 = sample(target.pids());
   const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   const s1 = sample(target.pids());
