@@ -81,7 +81,9 @@ export async function startHerald({ redis, workers = 1, durable = false }) {
 export async function startFloor({ redis, mode = 'direct' }) {
   const port = await freePort();
   const script = mode === 'uws' ? UWS_FLOOR : FLOOR;
-  const proc = spawn(process.execPath, [script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
+  // HERALD_BENCH_FLOOR_NODE_ARGS: the same for the floors (a profile to set beside Herald's).
+  const nodeArgs = (process.env.HERALD_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   const name = mode === 'batch' ? 'floor-batch' : mode === 'uws' ? 'uws-floor' : 'floor';
   await waitListening(proc, name, 10000);

@@ -14,6 +14,15 @@ export function encodeWsControl(type: string, fields: Readonly<Record<string, st
   return JSON.stringify({ type, ...fields });
 }
 
+/**
+ * The `subscribed` frame, once per subscription: the same bytes as encodeWsControl gives
+ * (key order included), without an object spread and a generic stringify per connect.
+ */
+export function encodeWsSubscribed(channel: string, position: string, id: string | null): string {
+  const tail = id === null ? '}' : ',"id":' + JSON.stringify(id) + '}';
+  return '{"type":"subscribed","channel":' + JSON.stringify(channel) + ',"position":' + JSON.stringify(position) + tail;
+}
+
 export function encodeWsError(code: string, message: string, channel: string | null, id: string | null): string {
   const body: Record<string, string> = { type: 'error', code, message };
   if (channel !== null) body.channel = channel;

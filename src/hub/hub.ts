@@ -385,15 +385,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** One key string per Route object: hashed once, then every map lookup compares it by identity. */
-const stateKeys = new WeakMap<Route, string>();
-
-/** Client channel names have no spaces (router charset): a space cannot collide. */
+/** The mapping's key (Route.key): also the history key. */
 function stateKey(route: Route): string {
-  let key = stateKeys.get(route);
-  if (key === undefined) {
-    key = route.redisChannel + ' ' + route.channel;
-    stateKeys.set(route, key);
-  }
-  return key;
+  return route.key;
 }

@@ -8,8 +8,19 @@ export interface Route {
   readonly channel: string;
   /** Name on the broker, rendered from the rule's `redis` template. */
   readonly redisChannel: string;
+  /**
+   * `<redisChannel> <channel>`: the mapping's one key, for the hub's channel state, history
+   * and the WebSocket topic (channel names have no spaces: two mappings cannot collide).
+   * Built once per Route (the router caches Routes), not once per connect.
+   */
+  readonly key: string;
   readonly rule: RuleConfig;
   readonly params: Readonly<Record<string, string>>;
+}
+
+/** A Route with its key; the router makes every Route through here (tests too). */
+export function makeRoute(channel: string, redisChannel: string, rule: RuleConfig, params: Readonly<Record<string, string>> = {}): Route {
+  return { channel, redisChannel, key: redisChannel + ' ' + channel, rule, params };
 }
 
 const ROUTE_CACHE_MAX = 10_000;
@@ -66,7 +77,7 @@ export class Router {
     for (const { rule, pattern } of this.#compiled) {
       const params = pattern.match(channel);
       if (params === null) continue;
-      return { channel, redisChannel: pattern.render(rule.redis, params), rule, params };
+      return makeRoute(channel, pattern.render(rule.redis, params), rule, params);
     }
     return new HeraldError('channel_denied');
   }

@@ -141,6 +141,8 @@ export class StreamConnection implements Subscriber, Session, Flushable {
     for (const r of this.initialResets ?? []) parts.push(format.control('reset', head, JSON.stringify(r)));
     this.initialResets = null;
     this.owner.deliveredInPass += initial.length;
+    // A fresh stream (nothing to replay or reset) starts with the one string: no copy into a Buffer.
+    if (parts.length === 1) return parts[0]!;
     return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
   }
 

@@ -106,5 +106,5 @@ export interface PendingJoin {
  * remaps a channel the lingering old mapping never publishes to the new subscribers.
  */
 export function topicOf(route: Route): string {
-  return route.redisChannel + ' ' + route.channel;
+  return route.key;
 }

@@ -1,5 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { encodeWsControl, encodeWsError } from '../encode/ws.js';
+import { encodeWsControl, encodeWsError, encodeWsSubscribed } from '../encode/ws.js';
 import { HeraldError } from '../errors.js';
 import type { Ready } from '../hub/hub.js';
 import type { ChannelRouter } from './channels.js';
@@ -123,9 +123,7 @@ export class WsSubscriptions implements TopicOwner {
     let ok = true;
     if (ready.reset !== null) ok = ws.send(encodeWsControl('reset', { channel, reason: ready.reset, position: ready.position })) !== 2;
     for (let i = 0; ok && i < ready.replay.length; i++) ok = ws.send(ready.replay[i]!.ws) !== 2;
-    const fields: Record<string, string> = { channel, position: ready.position };
-    if (sub.id !== null) fields.id = sub.id;
-    if (ok) ok = ws.send(encodeWsControl('subscribed', fields)) !== 2;
+    if (ok) ok = ws.send(encodeWsSubscribed(channel, ready.position, sub.id)) !== 2;
     if (!ok) return this.drop(conn);
     ws.subscribe(group.topic);
     group.members.add(conn);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { encodePollBody, encodePollElement } from '../../src/encode/poll.js';
 import { encodeSseComment, encodeSseControl, encodeSseEvent, encodeSseRetry, isSafeEventName } from '../../src/encode/sse.js';
-import { encodeWsMessage } from '../../src/encode/ws.js';
+import { encodeWsControl, encodeWsMessage, encodeWsSubscribed } from '../../src/encode/ws.js';
 
 t.test('SSE framing, byte exact', async (t) => {
   t.equal(encodeSseEvent('e:1', '', 'hello'), 'id: e:1\ndata: hello\n\n');
@@ -42,4 +42,17 @@ t.test('NDJSON control lines', async (t) => {
 t.test('a poll body stays valid JSON whatever the cursor text', async (t) => {
   const body = encodePollBody([], 'x","evil":1,"y', []);
   t.same(JSON.parse(body), { messages: [], cursor: 'x","evil":1,"y' });
+});
+
+t.test('the subscribed frame: the bytes of the generic control encoder, escapes included', async (t) => {
+  const channels = ['news', 'a:b-c_d.e', 'q"uote\\slash', 'caf\u00e9', 'line\nbreak'];
+  const ids = [null, '1', 'x"y', '\u2028', ''];
+  for (const [c, channel] of channels.entries()) {
+    for (const [i, id] of ids.entries()) {
+      const position = 'k3x9a.4f2.ab1c.7';
+      const fields: Record<string, string> = { channel, position };
+      if (id !== null) fields.id = id;
+      t.equal(encodeWsSubscribed(channel, position, id), encodeWsControl('subscribed', fields), `channel ${c}, id ${i}`);
+    }
+  }
 });

@@ -7,7 +7,7 @@ import type { PreparedMessage } from '../../src/hub/message.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../../src/hub/ports.js';
 import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
 import { createLogger } from '../../src/log.js';
-import type { Route } from '../../src/rules/router.js';
+import { makeRoute, type Route } from '../../src/rules/router.js';
 import { FakeScheduler } from '../helpers/fake-scheduler.js';
 
 /** A broker that records edges; the test decides when subscriptions go live. */
@@ -44,7 +44,7 @@ const rule = (over: Partial<RuleConfig> = {}): RuleConfig => ({
   pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 1000,
   access: { kind: 'public' }, publishScopes: [], ...over,
 });
-const route = (channel: string, r = rule(), redisChannel = channel): Route => ({ channel, redisChannel, rule: r, params: {} });
+const route = (channel: string, r = rule(), redisChannel = channel): Route => makeRoute(channel, redisChannel, r);
 
 function setup(): { hub: Hub; broker: RecordingBroker; clock: FakeScheduler; stats: { received: number; dropped: string[] } } {
   const clock = new FakeScheduler();

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { ClientClassConfig } from '../../src/config/types.js';
 import { HeraldError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import type { Route } from '../../src/rules/router.js';
+import { makeRoute, type Route } from '../../src/rules/router.js';
 import type { TransportContext } from '../../src/transport/context.js';
 import { ConnectionLimiter } from '../../src/transport/connection-limit.js';
 import { ConnectionLifecycle, type Session } from '../../src/transport/lifecycle/lifecycle.js';
@@ -13,7 +13,7 @@ import type { TransportStats } from '../../src/transport/stats.js';
 import { INVALID_POSITION } from '../../src/hub/position.js';
 
 const cls: ClientClassConfig = { name: 'desktop', userAgent: '', lifetimeMs: 100_000, pollHoldMs: 1000, heartbeatMs: 1000, idleMs: 1000 };
-const route = (channel: string, redisChannel = channel): Route => ({ channel, redisChannel, params: {}, rule: {} as Route['rule'] });
+const route = (channel: string, redisChannel = channel): Route => makeRoute(channel, redisChannel, {} as Route['rule']);
 
 function context(events: string[]): TransportContext {
   const stats: TransportStats = {

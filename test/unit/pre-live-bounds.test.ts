@@ -2,7 +2,7 @@ import t from 'tap';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../../src/config/types.js';
 import { PreparedMessage } from '../../src/hub/message.js';
-import type { Route } from '../../src/rules/router.js';
+import { makeRoute, type Route } from '../../src/rules/router.js';
 import type { Flushable } from '../../src/transport/flush.js';
 import { PollWaiter, type PollOwner } from '../../src/transport/poll-waiter.js';
 import { PRE_LIVE_OVERHEAD_BYTES, StreamConnection, type StreamOwner } from '../../src/transport/stream-connection.js';
@@ -13,7 +13,7 @@ import { SSE_FORMAT } from '../../src/transport/stream-format.js';
 
 const cls: ClientClassConfig = { name: 'default', userAgent: '', lifetimeMs: 60_000, pollHoldMs: 30_000, heartbeatMs: 15_000, idleMs: 60_000 };
 const route = (channel: string): Route =>
-  ({ channel, redisChannel: channel, params: {}, rule: { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] } }) as Route;
+  makeRoute(channel, channel, { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] } as unknown as Route['rule']);
 const message = (seq: number, payload = 'x'): PreparedMessage => new PreparedMessage('a', seq, `ep:${seq}`, payload, false, '', 0, '', 0, 0, 0);
 /** Never touched by the paths under test: a write would throw. */
 const noRes = {} as HttpResponse;

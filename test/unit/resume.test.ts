@@ -9,7 +9,7 @@ import type { Broker, BrokerStatus } from '../../src/hub/ports.js';
 import { parsePosition } from '../../src/hub/position.js';
 import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
 import { createLogger } from '../../src/log.js';
-import type { Route } from '../../src/rules/router.js';
+import { makeRoute, type Route } from '../../src/rules/router.js';
 import { FakeScheduler } from '../helpers/fake-scheduler.js';
 
 const quietBroker: Broker = {
@@ -34,7 +34,7 @@ const rule = (size = 100): RuleConfig => ({
   pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size, maxAgeMs: 3_600_000, store: 'memory' }, lingerMs: 1000,
   access: { kind: 'public' }, publishScopes: [],
 });
-const route = (channel: string, size = 100): Route => ({ channel, redisChannel: channel, rule: rule(size), params: {} });
+const route = (channel: string, size = 100): Route => makeRoute(channel, channel, rule(size));
 
 /** Two processes on one Redis: the same wall clock (skew is the tolerance's business), own tags. */
 class World {
