@@ -82,6 +82,7 @@ async function row({ transport, history, messages }) {
   const { Hub } = await import(dist('hub/hub.js'));
   const { MemoryHistory } = await import(dist('history/memory.js'));
   const { createLogger } = await import(dist('log.js'));
+  const { makeRoute } = await import(dist('rules/router.js'));
   const rule = { pattern: 'bench:{n}', redis: 'bench:{n}', payload: 'text', history: { size: history, maxAgeMs: 600_000, store: 'memory' }, lingerMs: 1000, access: { kind: 'public' }, publishScopes: [] };
   const scheduler = { setTimeout, clearTimeout, defer: (fn) => setImmediate(fn), clock: () => performance.now() };
   const broker = { status: 'ready', async start() {}, subscribe() {}, unsubscribe() {}, async publish() { return 0; }, async close() {} };
@@ -98,7 +99,7 @@ async function row({ transport, history, messages }) {
   for (let c = 0; c < CHANNELS; c++) {
     const channel = `bench:c${c}`;
     names.push(channel);
-    hub.subscribe(sub, { channel, redisChannel: channel, rule, params: {} }, null, () => {});
+    hub.subscribe(sub, makeRoute(channel, channel, rule), null, () => {});
   }
   hub.onLive(names);
   let seq = 0;

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { quitOrDrop, reviveOnEnd } from './redis-link.js';
+import { directReads, quitOrDrop, reviveOnEnd } from './redis-link.js';
 import { slotOf } from './redis-slots.js';
 
 /** Large resubscribes are split so one command stays a reasonable size for Redis. */
@@ -62,6 +62,7 @@ export class ShardLink {
     this.#events = events;
     this.#log = log.child({ shard: key });
     this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
+    directReads(this.#conn);
     this.#wire();
     reviveOnEnd(this.#conn, reviveDelayMs, () => this.#status === 'closed', this.#log);
   }

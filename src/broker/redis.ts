@@ -4,7 +4,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { connectSingle, linkOptions, quitOrDrop, ReadyGate, reviveOnEnd } from './redis-link.js';
+import { connectSingle, directReads, linkOptions, quitOrDrop, ReadyGate, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
 export interface RedisBrokerStats {
@@ -70,6 +70,7 @@ export class RedisBroker implements Broker {
     this.#probeChannel = `${config.probeChannel}:${process.pid}-${randomBytes(4).toString('hex')}`;
     const common = linkOptions(config);
     this.#sub = connectSingle(config, { ...common, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
+    directReads(this.#sub);
     this.#pub = connectSingle(config, {
       ...common,
       connectionName: `herald:pub:${process.pid}`,

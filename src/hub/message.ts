@@ -1,6 +1,7 @@
 import { encodePollElement } from '../encode/poll.js';
 import { encodeSseEvent } from '../encode/sse.js';
 import { encodeWsMessage } from '../encode/ws.js';
+import { toDs } from './position.js';
 
 /**
  * One message on one client channel, with its bytes per transport built lazily, once per
@@ -14,13 +15,31 @@ import { encodeWsMessage } from '../encode/ws.js';
  * message and 15–25 ms scavenge pauses (the p99 tail); released, a replay re-encodes a
  * message once per turn for all its readers.
  */
+const DOT = 0x2e;
+/** Deciseconds at start-up: a message keeps its receive time as an offset from it. */
+const DS_BASE = toDs(Date.now());
+
+/** A message's encodings for the turn that built them (PreparedMessage.release drops them). */
+class Encodings {
+  sse: Buffer | null = null;
+  poll: string | null = null;
+  ws: string | null = null;
+  ndjson: Buffer | null = null;
+  dataJson: string | null = null;
+}
+
 export class PreparedMessage {
-  private sseBytes: Buffer | null = null;
-  private pollText: string | null = null;
-  private wsText: string | null = null;
-  private ndjsonBytes: Buffer | null = null;
-  private dataJsonText: string | null = null;
-  private cached = false;
+  /**
+   * One field for all the encodings, null between turns: a kept message is 12 fields, not 17
+   * (history holds 100 per channel, and every kept message is copied twice by the scavenger).
+   */
+  private enc: Encodings | null = null;
+  /** Whole monotonic ms, a small integer kept in the object (a fraction would box a heap number). */
+  readonly receivedAtMs: number;
+  /** `ds` less DS_BASE: a small integer in the object, where the full value would box a heap number. */
+  private readonly dsOffset: number;
+  /** The fingerprint when it is not the id's first part (durable ids, tests); null: it is. */
+  private readonly ownFp: string | null;
 
   /**
    * @param isJson the payload is JSON already (a `json` channel, validated at ingress): it is
@@ -38,36 +57,56 @@ export class PreparedMessage {
     readonly payload: string,
     private readonly isJson: boolean,
     readonly event: string,
-    readonly receivedAtMs: number,
-    readonly fp: string,
-    readonly ds: number,
+    receivedAtMs: number,
+    fp: string,
+    ds: number,
     readonly windowLength: number,
     /** 48-bit payload digest (fingerprint.ts): lets history compare windows without payloads. */
     readonly digest: number,
-  ) {}
+  ) {
+    this.receivedAtMs = Math.floor(receivedAtMs);
+    this.dsOffset = ds - DS_BASE;
+    // Ids are `<fp>.<t>.<tag>.<seq>` (position.ts): a kept message need not hold its fp twice.
+    this.ownFp = fp.indexOf('.') === -1 && id.length > fp.length && id.charCodeAt(fp.length) === DOT && id.startsWith(fp) ? null : fp;
+  }
+
+  /** Window fingerprint (fingerprint.ts): how another process finds this message. Read by history's lazy index only. */
+  get fp(): string {
+    return this.ownFp ?? this.id.slice(0, this.id.indexOf('.'));
+  }
+
+  /** Wall-clock receive time, deciseconds (position.ts). */
+  get ds(): number {
+    return DS_BASE + this.dsOffset;
+  }
 
   /** The payload as JSON text, as WS, NDJSON and poll envelopes embed it. */
   get dataJson(): string {
     if (this.isJson) return this.payload;
-    return (this.dataJsonText ??= this.remember(JSON.stringify(this.payload)));
+    const enc = this.encodings();
+    return (enc.dataJson ??= JSON.stringify(this.payload));
   }
 
   get sse(): Buffer {
-    return (this.sseBytes ??= this.remember(Buffer.from(encodeSseEvent(this.id, this.event, this.payload))));
+    const enc = this.encodings();
+    return (enc.sse ??= Buffer.from(encodeSseEvent(this.id, this.event, this.payload)));
   }
 
   /** The poll body element (also the WebSocket envelope minus its `type`). */
   get poll(): string {
-    return (this.pollText ??= this.remember(encodePollElement(this.channel, this.id, this.event, this.dataJson)));
+    const enc = this.encodings();
+    return (enc.poll ??= encodePollElement(this.channel, this.id, this.event, this.dataJson));
   }
 
   get ws(): string {
-    return (this.wsText ??= this.remember(encodeWsMessage(this.poll)));
+    const enc = this.encodings();
+    return (enc.ws ??= encodeWsMessage(this.poll));
   }
 
   /** One NDJSON line: the WebSocket envelope plus a newline. */
   get ndjson(): Buffer {
-    return (this.ndjsonBytes ??= this.remember(Buffer.from(this.ws + '\n')));
+    const enc = this.encodings();
+    return (enc.ndjson ??= Buffer.from(this.ws + '\n'));
   }
 
   get byteLength(): number {
@@ -76,20 +115,16 @@ export class PreparedMessage {
 
   /** Drops the cached encodings (turnCache below); the next reader rebuilds them. */
   release(): void {
-    this.cached = false;
-    this.sseBytes = null;
-    this.pollText = null;
-    this.wsText = null;
-    this.ndjsonBytes = null;
-    this.dataJsonText = null;
+    this.enc = null;
   }
 
-  private remember<T>(encoding: T): T {
-    if (!this.cached) {
-      this.cached = true;
+  private encodings(): Encodings {
+    let enc = this.enc;
+    if (enc === null) {
+      enc = this.enc = new Encodings();
       turnCache.add(this);
     }
-    return encoding;
+    return enc;
   }
 }
 

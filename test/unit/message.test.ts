@@ -32,3 +32,21 @@ t.test('encodings: a json payload is embedded as is, before and after a release'
   m.release();
   t.same(JSON.parse(m.ws).data, { a: [1, 2] });
 });
+
+t.test('what a kept message stores compactly reads back exactly: fp, ds, receive time', async (t) => {
+  const nowDs = Math.floor(Date.now() / 100);
+  const cases: [id: string, fp: string, ds: number][] = [
+    ['Ab3_-x9Z.k3x9a.ab12.7', 'Ab3_-x9Z', nowDs], // own id: the fp is its first part
+    ['Ab3_-x9Z.k3x9a.ab12.7', 'Ab3_-x9', nowDs - 1], // a prefix that does not end at a dot
+    ['s1a2b-1700000000000-0', 's1a2b-1700000000000-0', nowDs + 5], // a durable id: fp = id
+    ['e:1', 'fp1', 0], // ids of another shape (tests), a ds long before start-up
+    ['x.y', 'x.y', 17_000_000_000], // an fp with a dot is kept as given
+  ];
+  for (const [i, [id, fp, ds]] of cases.entries()) {
+    const m = new PreparedMessage('news', 1, id, 'p', false, '', 1234.567, fp, ds, 4, 2 ** 47 + 3);
+    t.equal(m.fp, fp, `case ${i}: fp`);
+    t.equal(m.ds, ds, `case ${i}: ds`);
+    t.equal(m.receivedAtMs, 1234, `case ${i}: whole ms`);
+    t.equal(m.digest, 2 ** 47 + 3, `case ${i}: digest`);
+  }
+});
