@@ -118,6 +118,7 @@ export class RedisBroker implements Broker {
   }
 
   async publish(redisChannel: string, payload: string | Buffer): Promise<number> {
+    if (this.#status === 'closed') throw new HeraldError('broker_unavailable');
     if (this.#pub.status !== 'ready') {
       // Redis down: fail fast. Redis back (subscriptions live, /readyz ready) but this link
       // still reconnecting, as after a failover: wait for it, up to probeTimeout.
@@ -308,7 +309,6 @@ function downLogIntervalMs(reconnectMaxMs: number): number {
   return Math.min(30_000, Math.max(1000, 2 * reconnectMaxMs));
 }
 
-/** host:port of a Redis URL, without the password. */
 /** What the operator configured: the URL's host, or the Sentinel master name and sentinels. */
 function describeTarget(config: BrokerConfig): string {
   if (config.kind === 'sentinel') return `sentinel master ${config.sentinel.masterName} via ${config.sentinel.nodes.map((n) => `${n.host}:${n.port}`).join(', ')}`;
