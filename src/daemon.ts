@@ -176,7 +176,6 @@ export class Daemon {
             : this.broker.publish(route.redisChannel, payload),
         count: (outcome) => this.metrics.publishRequest(outcome),
         maxBodyBytes: () => cfg().limits.maxPublishBodyBytes,
-        maxHeaderBytes: () => cfg().limits.maxHeaderBytes,
         cors: () => this.ctx.cors,
         enabled: () => cfg().publish.enabled,
         trustedIpHeader: () => cfg().server.trustedIpHeader,

@@ -8,8 +8,8 @@ import type { Coverage, History, Located, Replay } from '../hub/ports.js';
  * every ring (so a resume finds a message with one map lookup, never a scan of channels).
  *
  * The index is built on the first lookup and kept up to date while lookups come; a sweep
- * that finds no lookup since the previous one drops it (30–60 s after the last). Only resumes with another process's id (and durable resumes)
- * look up, and a single process has none: there, a map insert and delete per message on a
+ * that finds no lookup since the previous one drops it (30–60 s after the last). Only
+ * resumes with another process's id (and durable resumes) look up, and a single process has none: there, a map insert and delete per message on a
  * table of every kept message (100,000 at 1,000 channels × 100) was ~2.5 µs of each
  * message's ~13 µs of hub work. Building it costs one pass over history (~10 ms per 100,000
  * kept), paid by the first lookup after an idle spell.
@@ -198,9 +198,10 @@ export class MemoryHistory implements History {
   private unindex(message: PreparedMessage): void {
     const index = this.index;
     if (index === null) return;
-    const entry = index.get(message.fp);
+    const fp = message.fp;
+    const entry = index.get(fp);
     if (entry === undefined) return;
-    if (--entry.count === 0) index.delete(message.fp);
+    if (--entry.count === 0) index.delete(fp);
     else if (entry.message === message) entry.message = null; // only a 48-bit collision across channels gets here
   }
 
@@ -215,8 +216,9 @@ export class MemoryHistory implements History {
 }
 
 function addToIndex(index: Map<string, IndexEntry>, key: string, message: PreparedMessage): void {
-  const entry = index.get(message.fp);
-  if (entry === undefined) index.set(message.fp, { message, key, count: 1 });
+  const fp = message.fp;
+  const entry = index.get(fp);
+  if (entry === undefined) index.set(fp, { message, key, count: 1 });
   else {
     if (entry.message === null || message.seq > entry.message.seq) {
       entry.message = message;

@@ -5,7 +5,7 @@ import type { Route } from '../rules/router.js';
 import type { CorsPolicy } from './cors.js';
 import type { PublishOutcome } from './publish-outcome.js';
 import { isLoopback, readBody, readRequest } from './request.js';
-import { readHead, screenHeader, type RequestHead } from './request-screen.js';
+import { readHead, type RequestHead } from './request-screen.js';
 import { writeError, writeJson } from './server.js';
 
 export interface PublishDeps {
@@ -16,8 +16,6 @@ export interface PublishDeps {
   publish(route: Route, payload: string): Promise<number>;
   count(outcome: PublishOutcome): void;
   readonly maxBodyBytes: () => number;
-  /** The screen's bound, for the one header only this endpoint reads (x-api-key). */
-  readonly maxHeaderBytes: () => number;
   readonly cors: () => CorsPolicy;
   readonly enabled: () => boolean;
   readonly trustedIpHeader: () => string;
@@ -35,13 +33,7 @@ export function publishHandler(deps: PublishDeps): (res: HttpResponse, req: Http
   return async (res, req, screened) => {
     const head = screened ?? readHead(req, deps.trustedIpHeader());
     const facts = readRequest(res, req, deps.trustedIpHeader(), head);
-    const apiKeyHeader = req.getHeader('x-api-key');
-    const tooLarge = screenHeader('x-api-key', apiKeyHeader, deps.maxHeaderBytes());
-    if (tooLarge !== null) {
-      deps.count('invalid');
-      return writeError(res, tooLarge, [], true);
-    }
-    const key = apiKey(facts.authorization, apiKeyHeader);
+    const key = apiKey(facts.authorization, head.apiKey);
     const cors = deps.cors().headers(facts.origin);
     let aborted = false;
     res.onAborted(() => {

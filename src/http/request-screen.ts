@@ -18,8 +18,7 @@ export interface ScreenLimits {
  * cycle pays one native call per header instead of two (bench/README.md, "one poll cycle").
  * Only headers a handler reads are here: reading every header (forEach) would cost a native
  * callback per header, and a header nobody reads harms nothing (uWS bounds the whole block).
- * The WebSocket upgrade reads two more and POST /publish one (x-api-key); each measures its
- * own (screenHeader).
+ * The WebSocket upgrade reads two more; it measures them itself (screenHeader).
  */
 export interface RequestHead {
   readonly url: string;
@@ -27,6 +26,7 @@ export interface RequestHead {
   readonly query: string;
   readonly contentLength: string;
   readonly authorization: string;
+  readonly apiKey: string;
   readonly lastEventId: string;
   readonly origin: string;
   readonly userAgent: string;
@@ -42,6 +42,7 @@ export function readHead(req: HttpRequest, trustedIpHeader: string): RequestHead
     query: req.getQuery() ?? '',
     contentLength: req.getHeader('content-length'),
     authorization: req.getHeader('authorization'),
+    apiKey: req.getHeader('x-api-key'),
     lastEventId: req.getHeader('last-event-id'),
     origin: req.getHeader('origin'),
     userAgent: req.getHeader('user-agent'),
@@ -64,6 +65,7 @@ export function screenRequest(req: HttpRequest, head: RequestHead, limits: Scree
   const max = limits.maxHeaderBytes;
   return (
     screenHeader('authorization', head.authorization, max) ??
+    screenHeader('x-api-key', head.apiKey, max) ??
     screenHeader('last-event-id', head.lastEventId, max) ??
     screenHeader('origin', head.origin, max) ??
     screenHeader('user-agent', head.userAgent, max) ??

@@ -22,7 +22,7 @@ export interface Pending {
 
 /** The hub's state of one (client channel, Redis channel) mapping. */
 export interface ChannelState {
-  /** `stateKey(route)`: also the history key. */
+  /** `route.key`: also the history key. */
   readonly key: string;
   /** keyDigest(key): the channel's part of every fingerprint (fingerprint.ts). */
   readonly keyHash: number;

@@ -72,7 +72,7 @@ export class Hub implements BrokerHandler {
     let newest: PreparedMessage | null = null;
     let coveredFrom = 0;
     for (const route of routes) {
-      const key = stateKey(route);
+      const key = route.key;
       const m = this.o.history.newest(key);
       if (m !== null && (newest === null || m.seq > newest.seq)) newest = m;
       coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
@@ -93,7 +93,7 @@ export class Hub implements BrokerHandler {
   }
 
   isLive(route: Route): boolean {
-    return this.channels.get(stateKey(route))?.live === true;
+    return this.channels.get(route.key)?.live === true;
   }
 
   /**
@@ -102,7 +102,7 @@ export class Hub implements BrokerHandler {
    * subscriber is in the live set from that call on. Returns nothing: undo with unsubscribe().
    */
   subscribe(sub: Subscriber, route: Route, since: Position | null, ready: ReadyCallback): void {
-    const key = stateKey(route);
+    const key = route.key;
     let state = this.channels.get(key);
     if (state === undefined) {
       state = {
@@ -129,12 +129,12 @@ export class Hub implements BrokerHandler {
 
   /** A reload kept this mapping but gave it a new rule: later messages follow the new rule. */
   updateRoute(route: Route): void {
-    const state = this.channels.get(stateKey(route));
+    const state = this.channels.get(route.key);
     if (state !== undefined) state.route = route;
   }
 
   unsubscribe(sub: Subscriber, route: Route): void {
-    const state = this.channels.get(stateKey(route));
+    const state = this.channels.get(route.key);
     if (state === undefined) return;
     let removed = state.subscribers.delete(sub);
     const resume = removed ? undefined : state.resuming.find((r) => r.sub === sub && !r.cancelled);
@@ -167,7 +167,7 @@ export class Hub implements BrokerHandler {
    * position (messages arriving meanwhile are in the replay, never lost or doubled).
    */
   resume(route: Route, since: Position | null, done: ReadyCallback): void {
-    const state = this.channels.get(stateKey(route));
+    const state = this.channels.get(route.key);
     if (state === undefined) done(this.replay(route, since));
     else this.resumeState(state, since, null, done);
   }
@@ -175,7 +175,7 @@ export class Hub implements BrokerHandler {
   /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
   replay(route: Route, since: Position | null): Ready {
     const position = this.head([route]);
-    const state = this.channels.get(stateKey(route));
+    const state = this.channels.get(route.key);
     if (since === null) return { replay: [], reset: null, position };
     if (state === undefined) return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
     const wallMs = this.o.wallClock();
@@ -385,7 +385,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** The mapping's key (Route.key): also the history key. */
-function stateKey(route: Route): string {
-  return route.key;
-}

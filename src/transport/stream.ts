@@ -123,7 +123,7 @@ export class StreamTransport implements StreamOwner, Transport {
     conn.res.cork(() => {
       this.writeHead(conn.res, this.ctx.cors.headers(conn.origin));
       const accepted = conn.res.write(body);
-      conn.wrote(typeof body === 'string' ? Buffer.byteLength(body) : body.length, accepted);
+      conn.wrote(Buffer.byteLength(body), accepted);
     });
   }
 

@@ -100,11 +100,3 @@ export interface PendingJoin {
   readonly sub: SocketSub;
   readonly since: Position | null;
 }
-
-/**
- * The uWS topic of a channel mapping: client channel AND Redis channel, so after a reload
- * remaps a channel the lingering old mapping never publishes to the new subscribers.
- */
-export function topicOf(route: Route): string {
-  return route.key;
-}

@@ -8,7 +8,7 @@ import type { AuthResult } from './lifecycle/authorize.js';
 import type { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import { resumeFrom, type Since } from './lifecycle/resume.js';
 import { routeChange } from './lifecycle/revalidate.js';
-import { NEVER, topicOf, type SocketSub, type SubGroup, type WsConn } from './ws-conn.js';
+import { NEVER, type SocketSub, type SubGroup, type WsConn } from './ws-conn.js';
 import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
 
 /**
@@ -74,7 +74,9 @@ export class WsSubscriptions implements TopicOwner {
       if (sub.expiresAtMs < conn.nextExpiryMs) this.scheduleExpiry(conn, sub.expiresAtMs);
     }
     sub.state = 'pending';
-    const topic = topicOf(sub.route);
+    // The mapping's key: after a reload remaps a channel, the lingering old mapping never
+    // publishes to the new subscribers.
+    const topic = sub.route.key;
     let group = this.groups.get(topic);
     if (group === undefined) {
       group = new TopicGroup(this, sub.route, topic);
