@@ -14,10 +14,14 @@ export interface Ready {
 
 export type ReadyCallback = (ready: Ready) => void;
 
+/** What subscribe() calls once live: with the route it was given, so one callback serves every route of a connection. */
+export type SubscribeReady = (ready: Ready, route: Route) => void;
+
 export interface Pending {
   readonly sub: Subscriber;
+  readonly route: Route;
   readonly since: Position | null;
-  readonly ready: ReadyCallback;
+  readonly ready: SubscribeReady;
 }
 
 /** The hub's state of one (client channel, Redis channel) mapping. */

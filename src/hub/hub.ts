@@ -3,7 +3,7 @@ import type { Route } from '../rules/router.js';
 import { guardedScheduler, InterestTracker, type Scheduler } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { BrokerHandler, BrokerStatus } from './ports.js';
-import type { ChannelState, DurableResume, Pending, Ready, ReadyCallback } from './channel-state.js';
+import type { ChannelState, DurableResume, Pending, Ready, ReadyCallback, SubscribeReady } from './channel-state.js';
 import { parseNotification } from './durable-notification.js';
 import { DurableChannels } from './durable-channels.js';
 import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
@@ -19,7 +19,7 @@ import type { HubOptions } from './hub-options.js';
  * broker message becomes a PreparedMessage. Implements BrokerHandler (broker → hub) and
  * receives interest edges (hub → broker) so it can forget a channel when its linger ends.
  */
-export type { Ready, ReadyCallback } from './channel-state.js';
+export type { Ready, ReadyCallback, SubscribeReady } from './channel-state.js';
 
 export class Hub implements BrokerHandler {
   /**
@@ -101,7 +101,7 @@ export class Hub implements BrokerHandler {
    * (synchronously when it already is), with the replay after `since` or a reset; the
    * subscriber is in the live set from that call on. Returns nothing: undo with unsubscribe().
    */
-  subscribe(sub: Subscriber, route: Route, since: Position | null, ready: ReadyCallback): void {
+  subscribe(sub: Subscriber, route: Route, since: Position | null, ready: SubscribeReady): void {
     const key = route.key;
     let state = this.channels.get(key);
     if (state === undefined) {
@@ -123,8 +123,14 @@ export class Hub implements BrokerHandler {
     }
     this.subscriptionCount++;
     this.interest.acquire(route.redisChannel);
-    if (state.live) this.complete(state, { sub, since, ready });
-    else state.pending.push({ sub, since, ready });
+    if (state.live && this.answersNow(state, since)) {
+      // The usual case, every poll cycle's: a live channel, a position history answers in
+      // memory. What complete() does, without a Pending and a closure per subscribe.
+      const r = this.replay(state.route, since);
+      state.subscribers.add(sub);
+      ready(r, route);
+    } else if (state.live) this.complete(state, { sub, route, since, ready });
+    else state.pending.push({ sub, route, since, ready });
   }
 
   /** A reload kept this mapping but gave it a new rule: later messages follow the new rule. */
@@ -331,6 +337,11 @@ export class Hub implements BrokerHandler {
     else done(this.replay(state.route, since));
   }
 
+  /** Whether resumeState() on a live channel would answer synchronously from memory (first attempt). */
+  private answersNow(state: ChannelState, since: Position | null): boolean {
+    return !(since?.kind === 'stream' && this.isDurable(state)) && !this.isAhead(since);
+  }
+
   /**
    * Another process's message id that is recent but not (yet) in our index: that process may
    * simply have received it first (event-loop lag). Waiting up to the tolerance for it to
@@ -366,7 +377,7 @@ export class Hub implements BrokerHandler {
   private complete(state: ChannelState, p: Pending): void {
     this.resumeState(state, p.since, p.sub, (ready) => {
       state.subscribers.add(p.sub);
-      p.ready(ready);
+      p.ready(ready, p.route);
     });
   }
 }

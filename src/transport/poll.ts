@@ -39,7 +39,11 @@ export class PollTransport implements PollOwner, Transport {
   private readonly life: ConnectionLifecycle<PollWaiter>;
   private readonly holds: HoldWheel<PollWaiter>;
   readonly answers: FlushQueue;
-  private lastAnswer: { readonly messages: readonly PreparedMessage[]; readonly cursor: string; readonly body: Buffer } | null = null;
+  /** The last shared answer (sharedBody): its messages, cursor, text, and bytes once reused. */
+  private lastMessages: readonly PreparedMessage[] = [];
+  private lastCursor = '';
+  private lastText = '';
+  private lastBytes: Buffer | null = null;
   /** Messages answered in this flush pass, counted once at its end (as streams do), not per poller. */
   private deliveredInPass = 0;
 
@@ -93,7 +97,7 @@ export class PollTransport implements PollOwner, Transport {
     this.life.opened(waiter);
     // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
     this.holds.add(waiter, Math.min(cls.pollHoldMs, Math.max(0, auth.ttlMs)));
-    this.life.subscribeAll(waiter, routes, since, (route, ready) => waiter.onReady(route, ready));
+    this.life.subscribeAll(waiter, routes, since, (ready, route) => waiter.onReady(route, ready));
   }
 
   /** Writes the answer (corked: this runs from timers and immediates) and releases the waiter. */
@@ -136,14 +140,19 @@ export class PollTransport implements PollOwner, Transport {
    * (every poller a fan-out answers in one pass: 1,000 per message in the broadcast rows), or
    * the same run of missed messages (pollers of a busy channel that came back in the same
    * turn). The last answer is kept and reused when its messages and cursor are the same, so
-   * it is encoded (to UTF-8 too) once for all of them, not once per poller.
+   * it is encoded once for all of them. The first use writes the string (uWS copies it out as
+   * UTF-8); only a second use makes the Buffer the rest share: where each channel has one
+   * poller (one-per-channel), a Buffer per answer was a third of the answer's garbage.
    */
-  private sharedBody(sent: readonly PreparedMessage[], cursor: string): Buffer {
-    const last = this.lastAnswer;
-    if (last !== null && last.cursor === cursor && sameMessages(last.messages, sent)) return last.body;
-    const body = Buffer.from(encodePollBody(sent.map((m) => m.poll), cursor, []));
-    this.lastAnswer = { messages: sent, cursor, body };
-    return body;
+  private sharedBody(sent: readonly PreparedMessage[], cursor: string): string | Buffer {
+    if (this.lastCursor === cursor && sameMessages(this.lastMessages, sent)) {
+      return (this.lastBytes ??= Buffer.from(this.lastText));
+    }
+    this.lastMessages = sent;
+    this.lastCursor = cursor;
+    this.lastText = encodePollBody(sent.map((m) => m.poll), cursor, []);
+    this.lastBytes = null;
+    return this.lastText;
   }
 
   private finish(waiter: PollWaiter, outcome: PollOutcome): void {

@@ -93,7 +93,7 @@ export class StreamTransport implements StreamOwner, Transport {
     // To the millisecond; lifetimes are left to the 1 s ticker (their jitter is far coarser).
     if (deadline.reason === 'token_expired') conn.expiryTimer = this.life.timerAt('stream expiry', deadline.atMs, () => this.reachedDeadline(conn));
     const since = resumeFrom(facts.lastEventId !== '' ? facts.lastEventId : (facts.query.get('lastEventId') ?? ''));
-    this.life.subscribeAll(conn, routes, since, (route, ready) => conn.onReady(route, ready));
+    this.life.subscribeAll(conn, routes, since, (ready, route) => conn.onReady(route, ready));
   }
 
   /** Headers, CORS headers: the head of every 200 this transport writes. */

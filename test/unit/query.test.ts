@@ -4,7 +4,7 @@ import { QueryParams } from '../../src/http/query.js';
 // QueryParams must read exactly what URLSearchParams reads (it replaced it on the request path).
 const CASES = [
   '', '?', 'a', 'a=', '=b', 'a=1&a=2&b=3', '&&a=1&&', '?channel=a', 'a=1&', 'a==b',
-  'channel=x%3Ay&channel=z+w', 'a=%3a%3A%7e%7F%80', 'a=%41&b=x%41y%42', 'a=%3A%E2%82%AC%3A', 'a=%00%20%25', 'a=%2', 'a=%3Ax%', 'a=%zz&b=%E2%82%AC', 'x=%', 'k%20y=v', 'channel=%F0%9F', 'a%3Db=c%3Dd', 'x=%E2%82', '%=1', 'a+b=c+%2B', 'cursor=1:2&channel=pub:a&token=x.y.z',
+  'channel=x%3Ay&channel=z+w', 'a=%3a%3A%7e%7F%80', 'a=%41&b=x%41y%42', 'a=%3A%E2%82%AC%3A', 'a=%00%20%25', 'a=%2', 'a=%3Ax%', 'a=%zz&b=%E2%82%AC', 'x=%', 'k%20y=v', 'channel=%F0%9F', 'a%3Db=c%3Dd', 'x=%E2%82', '%=1', 'a+b=c+%2B', 'cursor=1:2&channel=pub:a&token=x.y.z', 'channel=bench%3A1&cursor=ab.c%3A&x=%zz&cursor=2', 'a=b%zz&a%zz=c&a=+',
 ];
 
 t.test('get and getAll agree with URLSearchParams', async (t) => {

@@ -1,6 +1,6 @@
 import type { ClientClassConfig } from '../../config/types.js';
 import type { RequestFacts } from '../../http/request.js';
-import type { Ready } from '../../hub/hub.js';
+import type { SubscribeReady } from '../../hub/hub.js';
 import type { Subscriber, TransportName } from '../../hub/subscriber.js';
 import type { Route } from '../../rules/router.js';
 import { ClassCounts } from '../class-counts.js';
@@ -101,11 +101,11 @@ export class ConnectionLifecycle<S extends Session> {
   }
 
   /** authorize → subscribe: every route, each reporting to `ready` once live (possibly at once). */
-  subscribeAll(sub: Subscriber & Session, routes: readonly Route[], since: Since, ready: (route: Route, r: Ready) => void): void {
+  subscribeAll(sub: Subscriber & Session, routes: readonly Route[], since: Since, ready: SubscribeReady): void {
     for (const route of routes) {
       // A synchronous ready can end the connection (a slow consumer on its first write).
       if (!sub.open) return;
-      this.ctx.hub.subscribe(sub, route, since, (r) => ready(route, r));
+      this.ctx.hub.subscribe(sub, route, since, ready);
     }
   }
 
