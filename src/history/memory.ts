@@ -126,6 +126,8 @@ export class MemoryHistory implements History {
     if (ring === undefined || afterSeq < ring.coveredFrom) return { ok: false, reason: 'not_covered' };
     this.expire(ring, limits, nowMs);
     if (afterSeq < ring.evictedUpTo) return { ok: false, reason: 'evicted' };
+    // The usual answer, a position at the newest message (every poll cycle): nothing allocated.
+    if (ring.items.length === ring.head || ring.items[ring.items.length - 1]!.seq <= afterSeq) return NOTHING_AFTER;
     return this.collect(ring, (m) => m.seq > afterSeq, max);
   }
 
@@ -214,6 +216,8 @@ export class MemoryHistory implements History {
     return index;
   }
 }
+
+const NOTHING_AFTER: Replay = Object.freeze({ ok: true, messages: Object.freeze([]) as readonly PreparedMessage[] });
 
 function addToIndex(index: Map<string, IndexEntry>, key: string, message: PreparedMessage): void {
   const fp = message.fp;
