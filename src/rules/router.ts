@@ -16,11 +16,19 @@ export interface Route {
   readonly key: string;
   readonly rule: RuleConfig;
   readonly params: Readonly<Record<string, string>>;
+  /**
+   * The list of this one route (non-enumerable: a Route still reads as its five fields): what
+   * a request naming one channel subscribes with, shared instead of an array per request. A
+   * held poll keeps its list for its whole hold, and each one kept survived a scavenge.
+   */
+  readonly alone: readonly Route[];
 }
 
 /** A Route with its key; the router makes every Route through here (tests too). */
 export function makeRoute(channel: string, redisChannel: string, rule: RuleConfig, params: Readonly<Record<string, string>> = {}): Route {
-  return { channel, redisChannel, key: redisChannel + ' ' + channel, rule, params };
+  const route = { channel, redisChannel, key: redisChannel + ' ' + channel, rule, params } as { -readonly [K in keyof Route]: Route[K] };
+  Object.defineProperty(route, 'alone', { value: Object.freeze([route]), enumerable: false });
+  return route;
 }
 
 const ROUTE_CACHE_MAX = 10_000;

@@ -9,9 +9,13 @@ export interface ChannelRouter {
  * Resolves the channels a request names (duplicates collapsed, order kept) into routes, or
  * the first problem: none named, too many, an invalid name, or a channel no rule allows.
  */
-export function resolveChannels(names: readonly string[], router: ChannelRouter, max: number): Route[] | HeraldError {
-  // One channel, the usual poll: no Set and spread per request.
-  const unique = names.length === 1 ? names : [...new Set(names)];
+export function resolveChannels(names: readonly string[], router: ChannelRouter, max: number): readonly Route[] | HeraldError {
+  // One channel, the usual poll: the route's own list, no Set, spread or array per request.
+  if (names.length === 1 && max >= 1) {
+    const route = router.route(names[0]!);
+    return route instanceof HeraldError ? route : route.alone;
+  }
+  const unique = [...new Set(names)];
   if (unique.length === 0) return new HeraldError('channel_required');
   if (unique.length > max) return new HeraldError('too_many_subscriptions', `at most ${max} (limits.maxSubscriptionsPerConnection)`);
   // Sized up front: push() would reserve 17 slots, and the array lives as long as the stream.

@@ -17,6 +17,9 @@ import { revalidateConnections } from './lifecycle/revalidate.js';
 import { PollWaiter, type PollOwner } from './poll-waiter.js';
 import type { CloseReason, PollOutcome } from './stats.js';
 
+/** Waiters kept for reuse at most (a fan-out answering 15,000 polls at once fills this much). */
+const POOL_MAX = 16_384;
+
 /** How a hold's end is counted as a connection close. */
 const CLOSE_REASON: Readonly<Record<PollOutcome, CloseReason>> = {
   message: 'client',
@@ -46,6 +49,8 @@ export class PollTransport implements PollOwner, Transport {
   private lastBytes: Buffer | null = null;
   /** Messages answered in this flush pass, counted once at its end (as streams do), not per poller. */
   private deliveredInPass = 0;
+  /** Ended waiters, for the next requests (poll-waiter.ts: why, and why it is safe). */
+  private readonly pool: PollWaiter[] = [];
 
   constructor(
     private readonly ctx: TransportContext,
@@ -91,13 +96,13 @@ export class PollTransport implements PollOwner, Transport {
     // client's own (valid) cursor, else the head now — never a later head, which could skip
     // messages delivered on the live channels meanwhile.
     const fallback = isPosition(since) ? cursorText : this.ctx.hub.head(routes);
-    const waiter = new PollWaiter(this, res, facts.ip, facts.origin, routes, cls, fallback);
+    const waiter = (this.pool.pop() ?? new PollWaiter(this)).start(res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
-    res.onAborted(this.aborted.bind(this, waiter));
+    res.onAborted(waiter.abort);
     this.life.opened(waiter);
     // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
     this.holds.add(waiter, Math.min(cls.pollHoldMs, Math.max(0, auth.ttlMs)));
-    this.life.subscribeAll(waiter, routes, since, (ready, route) => waiter.onReady(route, ready));
+    this.life.subscribeAll(waiter, routes, since, waiter.ready);
   }
 
   /** Writes the answer (corked: this runs from timers and immediates) and releases the waiter. */
@@ -109,7 +114,8 @@ export class PollTransport implements PollOwner, Transport {
     answerRes = waiter.res;
     answerBody = body;
     answerCors = this.ctx.cors.headers(waiter.origin);
-    waiter.res.cork(writeAnswer);
+    waiter.res!.cork(writeAnswer);
+    this.recycle(waiter);
     // `message` and `reset` answers come from the flush pass (PollWaiter.flush), which reports
     // its sum at the end; a timeout, drain or policy answer is counted at once.
     if (outcome !== 'message' && outcome !== 'reset') this.reportDelivered();
@@ -155,12 +161,20 @@ export class PollTransport implements PollOwner, Transport {
     return this.lastText;
   }
 
-  private finish(waiter: PollWaiter, outcome: PollOutcome): void {
-    if (!this.life.closed(waiter, CLOSE_REASON[outcome])) return;
-    releaseResponse(waiter.res);
+  /** False when the hold had ended already. */
+  private finish(waiter: PollWaiter, outcome: PollOutcome): boolean {
+    if (!this.life.closed(waiter, CLOSE_REASON[outcome])) return false;
+    releaseResponse(waiter.res!);
     this.holds.remove(waiter);
     this.life.unsubscribeAll(waiter, waiter.routes);
     this.ctx.stats.pollHold(outcome);
+    return true;
+  }
+
+  /** Once per ended hold (finish() returned true), after its last use of the response. */
+  private recycle(waiter: PollWaiter): void {
+    waiter.clear();
+    if (this.pool.length < POOL_MAX) this.pool.push(waiter);
   }
 
   /** Answers every held poll now, with its cursor (no spreading: each answer is one small write); the clients poll again elsewhere. */
@@ -182,8 +196,8 @@ export class PollTransport implements PollOwner, Transport {
     this.holds.stop();
   }
 
-  private aborted(waiter: PollWaiter): void {
-    this.finish(waiter, 'aborted');
+  aborted(waiter: PollWaiter): void {
+    if (this.finish(waiter, 'aborted')) this.recycle(waiter);
   }
 }
 

@@ -186,3 +186,49 @@ t.test('polls answered back to back from history each get their own run of messa
   t.same(both.body.reset?.map((r) => r.channel), [other]);
   t.not(both.text, answers[3]!.text);
 });
+
+t.test('reused waiters: aborts, answers and new polls interleaved never answer the wrong request', async (t) => {
+  // PollTransport hands an ended waiter to the next request. Rounds of: polls held on ten
+  // channels, some aborted, the rest of a few channels answered by one publish while new
+  // polls arrive. Every answer must carry exactly its own channel's message; a poll on a
+  // channel nobody published to must stay held (pollHold is 20 s here).
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const channels = Array.from({ length: 10 }, (_, i) => `${p}:pool${i}`);
+  let rand = 11;
+  const pick = (n: number): number => (rand = (rand * 1103515245 + 12345) % 2147483648) % n;
+  for (let round = 0; round < 15; round++) {
+    // The head now (a cursor that is no position is answered at once, with the head).
+    const { cursor } = (await poll(h.url, channels, { cursor: 'start' })).body;
+    const held = channels.flatMap((ch) => [0, 1, 2].map(() => {
+      const controller = new AbortController();
+      const answer = poll(h.url, [ch], { cursor, signal: controller.signal }).then((a) => a, (err: Error) => err.name);
+      return { ch, controller, answer };
+    }));
+    await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === held.length, { timeoutMs: 5000, what: `${held.length} polls held` });
+    const aborted = new Set(Array.from({ length: 8 }, () => pick(held.length)));
+    const published = new Set(Array.from({ length: 3 }, () => channels[pick(channels.length)]!));
+    // Aborts and the publishes race on purpose.
+    for (const i of aborted) held[i]!.controller.abort();
+    await Promise.all([...published].map((ch) => pub.publish(ch, `${ch}#${round}`)));
+    const settled = held.filter((x, i) => !aborted.has(i) && published.has(x.ch));
+    for (const x of settled) {
+      const a = await x.answer;
+      if (typeof a === 'string') {
+        t.fail(`round ${round}: a live poll on ${x.ch} failed: ${a}`);
+        continue;
+      }
+      const data = a.body.messages.map((m) => m.data);
+      if (data.length !== 1 || data[0] !== `${x.ch}#${round}`) {
+        t.fail(`round ${round}: poll on ${x.ch} answered ${JSON.stringify(data)}`);
+      }
+    }
+    // Nothing else was answered: the polls on quiet channels are still held.
+    const stillHeld = held.filter((x, i) => !aborted.has(i) && !published.has(x.ch));
+    await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === stillHeld.length, { timeoutMs: 5000, what: `${stillHeld.length} polls still held` });
+    for (const x of stillHeld) x.controller.abort();
+    for (const x of held) await x.answer;
+  }
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 0, { timeoutMs: 5000, what: 'no poll held' });
+  t.pass('15 rounds of 30 polls: every answer its own');
+});

@@ -47,8 +47,8 @@ t.test('a stream waiting for a channel drops itself, at the next flush, past its
 
 t.test('a held poll keeps only what one answer can carry, and the answer is unchanged', async (t) => {
   const answers: Flushable[] = [];
-  const owner: PollOwner = { answers: { add: (item) => answers.push(item) }, batchSize: 5, answer: () => {} };
-  const waiter = new PollWaiter(owner, noRes, '127.0.0.1', '', [route('a'), route('b')], cls, 'ep:0');
+  const owner: PollOwner = { answers: { add: (item) => answers.push(item) }, batchSize: 5, answer: () => {}, aborted: () => {} };
+  const waiter = new PollWaiter(owner).start(noRes, '127.0.0.1', '', [route('a'), route('b')], cls, 'ep:0');
   waiter.onReady(route('a'), { replay: [], reset: null, position: 'ep:0' });
   // Out of seq order on purpose: two channels interleave, replays arrive late.
   const seqs = Array.from({ length: 10_000 }, (_, i) => 10_000 - i);
@@ -62,4 +62,30 @@ t.test('a held poll keeps only what one answer can carry, and the answer is unch
   const kept = waiter.takeMessages().map((m) => m.seq);
   t.same(kept.slice(0, 5), [0.5, 1, 2, 3, 4], 'the batchSize lowest seqs, in order');
   t.ok(kept.length > 5, 'and more than batchSize, so the answer cursor stops at its last message, not the head');
+});
+
+t.test('a pooled waiter: a flush queued for an ended request answers nothing; its callbacks are made once', async (t) => {
+  const answers: Flushable[] = [];
+  const answered: string[] = [];
+  const owner: PollOwner = { answers: { add: (item) => answers.push(item) }, batchSize: 5, answer: (w, outcome) => answered.push(`${w.cursor}:${outcome}`), aborted: () => {} };
+  const waiter = new PollWaiter(owner).start(noRes, '', '', [route('a')], cls, 'first');
+  const { abort, ready } = waiter;
+  ready({ replay: [], reset: null, position: 'ep:0' }, route('a'));
+  waiter.deliver(message(1));
+  t.equal(answers.length, 1, 'queued for the end-of-turn pass');
+  // The request ends before the pass (its client went away) and the waiter takes the next one.
+  waiter.open = false;
+  waiter.clear();
+  waiter.start(noRes, '', '', [route('a'), route('b')], cls, 'second');
+  answers[0]!.flush();
+  t.same(answered, [], 'the stale entry answers nothing');
+  t.equal(waiter.messages, null, 'and the new request starts with no messages');
+  t.equal(waiter.abort, abort, 'one onAborted handler for every request');
+  t.equal(waiter.ready, ready, 'one ready callback for every request');
+  waiter.ready({ replay: [message(2)], reset: null, position: 'ep:2' }, route('a'));
+  waiter.ready({ replay: [], reset: null, position: 'ep:2' }, route('b'));
+  t.equal(answers.length, 2, 'queued again once every channel is live');
+  answers[1]!.flush();
+  answers[1]!.flush();
+  t.same(answered, [':message'], 'answered once (the fallback cursor is dropped once live)');
 });
