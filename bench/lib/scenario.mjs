@@ -235,8 +235,10 @@ async function churn(target, pool, pub, spec, base) {
     // A poll cycle answered at once needs a message after the poller's position on every
     // channel: one SSE subscriber per channel keeps Herald's broker subscriptions (and so its
     // history) up, then one warm-up message per channel is published after the head cursor.
-    cursor = await pollCursor(target.port, channels[0]);
+    // The cursor is taken once every channel is covered: one taken before would predate the
+    // coverage, and every poll would be answered with a reset (not_covered), not the message.
     await pool.open(channels.map((ch) => ['sse', ch]));
+    cursor = await pollCursor(target.port, channels[0]);
     await publishWarm(pub, spec.k);
   }
   // warmS seconds of the same churn, not measured (see warmUp).
