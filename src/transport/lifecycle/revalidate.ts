@@ -26,11 +26,13 @@ export function revalidateConnections<C extends { readonly routes: readonly Rout
 ): number {
   let ended = 0;
   for (const conn of [...connections]) {
-    for (const route of conn.routes) {
+    const routes = conn.routes;
+    for (const route of routes) {
       const err = routeChange(router, route);
       if (err === null) continue;
+      // Counted from the list read before `end`: an ended poll's waiter is pooled and let go of its routes.
       end(conn, err, route);
-      ended += conn.routes.length;
+      ended += routes.length;
       break;
     }
   }
