@@ -1,94 +1,59 @@
 /**
- * The query string of a request, read as URLSearchParams reads it (`&`-separated pairs, split
- * at the first `=`, `+` and percent escapes decoded), for the two reads Herald makes: get() and
- * getAll(). A poll cycle reads one query with three or four get()s; URLSearchParams costs a
- * decode call per key and value and an internal list per request, and even a parse into two
- * arrays allocated ~500 bytes per request (two 17-slot backing stores and a string per pair),
- * a tenth of a poll cycle's garbage (bench/README.md). So nothing is parsed up front: each
- * read scans the text, comparing keys in place, and slices only the value it returns. A pair
- * with an escape is decoded when a read reaches it; a malformed one goes through
- * URLSearchParams itself, so decoding stays exactly the platform's.
+ * The query string of a request, parsed as URLSearchParams parses it (`&`-separated pairs,
+ * split at the first `=`, `+` and percent escapes decoded), for the two reads Herald makes:
+ * get() and getAll(). A poll cycle parses one; URLSearchParams costs a decode call per key and
+ * value and an internal list per request (~4% of a poll cycle's JavaScript in the profile, see
+ * bench/README.md). Plain pairs, the usual case, are kept as sliced strings; a pair with an
+ * escape goes through URLSearchParams itself, so decoding stays exactly the platform's.
  */
 export class QueryParams {
-  private readonly text: string;
+  private readonly keys: string[] = [];
+  private readonly values: string[] = [];
 
   constructor(query: string) {
-    this.text = query.charCodeAt(0) === 0x3f /* ? */ ? query.slice(1) : query;
+    const text = query.charCodeAt(0) === 0x3f /* ? */ ? query.slice(1) : query;
+    let start = 0;
+    while (start <= text.length) {
+      let end = text.indexOf('&', start);
+      if (end === -1) end = text.length;
+      if (end > start) this.addPair(text.slice(start, end));
+      start = end + 1;
+    }
   }
 
   get(name: string): string | null {
-    return this.find(name, 0);
+    const i = this.keys.indexOf(name);
+    return i === -1 ? null : this.values[i]!;
   }
 
   getAll(name: string): string[] {
-    // Most requests name one channel: a one-slot literal, where push() onto [] reserves 17.
-    let out: string[] | null = null;
-    for (let value = this.find(name, 0); value !== null; value = this.find(name, this.after)) {
-      if (out === null) out = [value];
-      else out.push(value);
-    }
-    return out ?? [];
+    const out: string[] = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === name) out.push(this.values[i]!);
+    return out;
   }
 
-  /** Where the pair find() last matched ends (the next find starts there). */
-  private after = 0;
-
-  /** The value of the first pair at or after `from` whose key is `name`; null when none. */
-  private find(name: string, from: number): string | null {
-    const text = this.text;
-    let start = from;
-    while (start < text.length) {
-      let end = text.indexOf('&', start);
-      if (end === -1) end = text.length;
-      const value = end > start ? this.valueOf(start, end, name) : null;
-      start = end + 1;
-      if (value !== null) {
-        this.after = start;
-        return value;
+  private addPair(pair: string): void {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    const value = eq === -1 ? '' : pair.slice(eq + 1);
+    if (!pair.includes('%') && !pair.includes('+')) {
+      this.keys.push(key);
+      this.values.push(value);
+      return;
+    }
+    try {
+      // Well-formed escapes of valid UTF-8 (channel=pub%3Aa): decodeURIComponent decodes them
+      // as URLSearchParams does.
+      this.keys.push(decode(key));
+      this.values.push(decode(value));
+    } catch {
+      // Malformed: URLSearchParams keeps bad escapes and replaces bad UTF-8; let it.
+      this.keys.length = this.values.length;
+      for (const [k, v] of new URLSearchParams(pair)) {
+        this.keys.push(k);
+        this.values.push(v);
       }
     }
-    return null;
-  }
-
-  /** The value of the pair text[start, end) when its key is `name`, else null. */
-  private valueOf(start: number, end: number, name: string): string | null {
-    const text = this.text;
-    let eq = text.indexOf('=', start);
-    if (eq === -1 || eq > end) eq = end;
-    if (hasEscape(text, start, eq)) {
-      const [key, value] = decodePair(text.slice(start, end));
-      return key === name ? value : null;
-    }
-    // A plain key (the usual case, even where values are escaped: channel=news%3Asports) is
-    // compared in place, so reading `cursor` decodes no other pair's value.
-    if (eq - start !== name.length || !text.startsWith(name, start)) return null;
-    if (eq === end) return '';
-    return hasEscape(text, eq + 1, end) ? decodePair(text.slice(start, end))[1] : text.slice(eq + 1, end);
-  }
-}
-
-function hasEscape(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x25 /* % */ || c === 0x2b /* + */) return true;
-  }
-  return false;
-}
-
-/** One non-empty pair with an escape, as URLSearchParams reads it. */
-function decodePair(pair: string): readonly [string, string] {
-  const eq = pair.indexOf('=');
-  const key = eq === -1 ? pair : pair.slice(0, eq);
-  const value = eq === -1 ? '' : pair.slice(eq + 1);
-  try {
-    // Well-formed escapes of valid UTF-8 (channel=pub%3Aa): decodeURIComponent decodes them
-    // as URLSearchParams does.
-    return [decode(key), decode(value)];
-  } catch {
-    // Malformed: URLSearchParams keeps bad escapes and replaces bad UTF-8; let it. A
-    // non-empty text without `&` is exactly one pair.
-    const [entry] = new URLSearchParams(pair);
-    return entry!;
   }
 }
 
