@@ -14,6 +14,16 @@ const io = {
   },
 };
 
+// A log pipe whose reader is gone (a log collector restarted, a closed terminal, a parent that
+// died, `| head`) fails each write with EPIPE, asynchronously, as an 'error' event on the
+// stream. Unhandled, that is an uncaught exception, whose report is one more write to the same
+// pipe: a loop that held a core at 100% for as long as the daemon ran. From the first such
+// error the stream is dropped (Node destroys it; later writes are no-ops): logs are lost, the
+// daemon keeps serving. Metrics still show what it does.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', ignoreStdioError);
+
+function ignoreStdioError(): void {}
+
 process.on('uncaughtException', (err) => {
   process.stderr.write(JSON.stringify({ time: Date.now(), level: 'error', msg: 'uncaught exception', err: { message: err.message, stack: err.stack } }) + '\n');
 });
