@@ -3,7 +3,7 @@ import type { Route } from '../rules/router.js';
 import { guardedScheduler, InterestTracker, type Scheduler } from './interest.js';
 import { PreparedMessage } from './message.js';
 import type { BrokerHandler, BrokerStatus } from './ports.js';
-import type { ChannelState, DurableResume, Pending, Ready, ReadyCallback, SubscribeReady } from './channel-state.js';
+import type { ChannelState, DurableResume, Ready, ReadyCallback, SubscribeReady } from './channel-state.js';
 import { parseNotification } from './durable-notification.js';
 import { DurableChannels } from './durable-channels.js';
 import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from './fingerprint.js';
@@ -123,13 +123,7 @@ export class Hub implements BrokerHandler {
     }
     this.subscriptionCount++;
     this.interest.acquire(route.redisChannel);
-    if (state.live && this.answersNow(state, since)) {
-      // The usual case, every poll cycle's: a live channel, a position history answers in
-      // memory. What complete() does, without a Pending and a closure per subscribe.
-      const r = this.replay(state.route, since);
-      state.subscribers.add(sub);
-      ready(r, route);
-    } else if (state.live) this.complete(state, { sub, route, since, ready });
+    if (state.live) this.complete(state, sub, route, since, ready);
     else state.pending.push({ sub, route, since, ready });
   }
 
@@ -310,7 +304,7 @@ export class Hub implements BrokerHandler {
     }
     const pending = state.pending;
     state.pending = [];
-    for (const p of pending) this.complete(state, p);
+    for (const p of pending) this.complete(state, p.sub, p.route, p.since, p.ready);
   }
 
   private isDurable(state: ChannelState): boolean {
@@ -374,11 +368,18 @@ export class Hub implements BrokerHandler {
     };
   }
 
-  private complete(state: ChannelState, p: Pending): void {
-    this.resumeState(state, p.since, p.sub, (ready) => {
-      state.subscribers.add(p.sub);
-      p.ready(ready, p.route);
-    });
+  /**
+   * Replay (or reset), then the live set. A position history answers in memory, the usual case
+   * (every poll cycle's), is answered here without a closure; the rest waits in resumeState().
+   */
+  private complete(state: ChannelState, sub: Subscriber, route: Route, since: Position | null, ready: SubscribeReady): void {
+    if (this.answersNow(state, since)) return this.join(state, sub, route, ready, this.replay(state.route, since));
+    this.resumeState(state, since, sub, (r) => this.join(state, sub, route, ready, r));
+  }
+
+  private join(state: ChannelState, sub: Subscriber, route: Route, ready: SubscribeReady, r: Ready): void {
+    state.subscribers.add(sub);
+    ready(r, route);
   }
 }
 

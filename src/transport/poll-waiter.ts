@@ -47,7 +47,7 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
     return 'poll';
   }
   open = true;
-  private waiting: number;
+  private waiting = 0;
   /**
    * Allocated on the first message or reset: most held polls wait with neither. Bounded:
    * an answer carries the batchSize lowest seqs and its cursor stops at the last one, so
@@ -63,16 +63,18 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
   origin = '';
   routes: readonly Route[] = NO_ROUTES;
   cls!: ClientClassConfig;
-  /** Where the client goes on from if not every channel went live (see PollTransport.accept). */
-  private fallback = '';
+  /**
+   * The answer's cursor while a channel is not live yet: the client's own or the head at
+   * accept (see PollTransport.accept). Once every channel is live the head is the cursor and
+   * this is dropped, so a held poll does not keep its request's query alive (it is a slice of it).
+   */
+  cursor = '';
   /** uWS's onAborted handler for every request this waiter serves. */
   readonly abort = (): void => this.owner.aborted(this);
   /** The hub's ready callback, one for every route of every request this waiter serves. */
   readonly ready = (ready: Ready, route: Route): void => this.onReady(route, ready);
 
-  constructor(readonly owner: PollOwner) {
-    this.waiting = 0;
-  }
+  constructor(readonly owner: PollOwner) {}
 
   /** Takes one request: every field as a new waiter would have it. */
   start(res: HttpResponse, ip: string, origin: string, routes: readonly Route[], cls: ClientClassConfig, fallback: string): this {
@@ -86,7 +88,7 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
     this.origin = origin;
     this.routes = routes;
     this.cls = cls;
-    this.fallback = fallback;
+    this.cursor = fallback;
     return this;
   }
 
@@ -96,26 +98,11 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
     this.routes = NO_ROUTES;
     this.messages = null;
     this.resets = null;
-    this.fallback = '';
-    this.scheduled = false;
+    this.cursor = '';
   }
 
   get allLive(): boolean {
     return this.waiting === 0;
-  }
-
-  /** The answer's cursor while a channel is not live yet (once all are, the head is). */
-  get cursor(): string {
-    return this.fallback;
-  }
-
-  /**
-   * Once every channel is live the fallback is never read again: dropped, so a held poll does
-   * not keep its request's query text alive (the cursor is a slice of it) through the scavenges
-   * of its hold.
-   */
-  private settled(): void {
-    this.fallback = '';
   }
 
   deliver(message: PreparedMessage): void {
@@ -144,7 +131,7 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
     }
     if (ready.reset !== null) (this.resets ??= []).push({ channel: route.channel, reason: ready.reset });
     if (--this.waiting !== 0) return;
-    this.settled();
+    this.cursor = '';
     if (this.messages !== null || this.resets !== null) this.schedule();
   }
 
