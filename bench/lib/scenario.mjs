@@ -9,8 +9,22 @@ import { sample, delta, tcpSegsOut } from './proc.mjs';
 import { startTarget } from './targets.mjs';
 import { channelName, payload, WARM } from './wire.mjs';
 import { nowUs, pollCursor, sleep } from './net-util.mjs';
+import { spawn } from 'node:child_process';
 
 const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
+
+/**
+ * HERALD_BENCH_WINDOW_HOOK: a shell command started (not awaited) as the measured window
+ * opens, with HERALD_BENCH_PID (the target's first process), HERALD_BENCH_TARGET and
+ * HERALD_BENCH_SECONDS set: a profiler attached to exactly the window, e.g.
+ * 'perf record -g -p $HERALD_BENCH_PID -o /tmp/$HERALD_BENCH_TARGET.data -- sleep 4'.
+ */
+function windowHook(target, spec) {
+  const cmd = process.env.HERALD_BENCH_WINDOW_HOOK;
+  if (!cmd) return;
+  const env = { ...process.env, HERALD_BENCH_PID: String(target.pids()[0]), HERALD_BENCH_TARGET: target.name, HERALD_BENCH_SECONDS: String(spec.seconds) };
+  spawn('sh', ['-c', cmd], { env, stdio: 'ignore' }).on('error', (err) => console.error(`window hook: ${err.message}`));
+}
 
 async function publisherFor(target, redis, spec) {
   if (target.name === 'nchan') return nchanPublisher(target.port, target.pubPath);
@@ -111,6 +125,7 @@ async function runOn(targetName, redis, spec) {
     const segs0 = tcpSegsOut(target.port);
     const me0 = process.cpuUsage();
     const t0 = performance.now();
+    windowHook(target, spec);
     const move = spec.rolling ? rollingDrain(target, pool, spec.rolling) : null;
     const total = await publishFor(pub, spec);
     if (move) res.move = await move;

@@ -54,11 +54,10 @@ export function writeError(
   headers: readonly (readonly [string, string])[] = [],
   closeConnection = false,
 ): void {
-  res.writeStatus(statusLine(err.status));
+  res.writeStatus(jsonHead(err.status));
   for (const [k, v] of headers) res.writeHeader(k, v);
   const retryAfterS = (ErrorCode[err.code] as ErrorSpec).retryAfterS;
   if (retryAfterS !== undefined) res.writeHeader('Retry-After', String(retryAfterS));
-  writeHeaders(res, JSON_HEADERS);
   res.end(JSON.stringify(err.toJSON()), closeConnection);
 }
 
@@ -86,30 +85,28 @@ export function writeJson(
   headers: readonly (readonly [string, string])[] = [],
   closeConnection = false,
 ): void {
-  res.writeStatus(statusLine(status));
+  res.writeStatus(jsonHead(status));
   for (const [k, v] of headers) res.writeHeader(k, v);
-  writeHeaders(res, JSON_HEADERS);
   res.end(body, closeConnection);
 }
 
 /**
- * Fixed headers, encoded once. uWS copies a Buffer as is but converts a JS string to UTF-8
- * on every call (V8 WriteUtf8, ~3% of a connect in the churn profile: bench/README.md).
+ * A status line and fixed headers as one block, encoded once: uWS writes writeStatus's
+ * argument between "HTTP/1.1 " and a CRLF (HttpResponse::writeStatus), so one native call
+ * carries the whole fixed head. Each native call costs a poll cycle ~0.1–0.2 µs (the call,
+ * its arguments' backing stores: bench/README.md, "Issue 15, sixth pass"), and a Buffer is
+ * copied as is where a JS string is converted to UTF-8 on every call. Only constant
+ * text goes in here; per-request values (CORS) go through writeHeader, whose values
+ * cannot carry a line break (uWS's parser ends a header value at one).
  */
-export type HeaderBytes = readonly (readonly [Buffer, Buffer])[];
-
-export function headerBytes(headers: readonly (readonly [string, string])[]): HeaderBytes {
-  return headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const);
+export function responseHead(status: number, headers: readonly (readonly [string, string])[]): Buffer {
+  return Buffer.from([`${status} ${REASONS[status] ?? 'Status'}`, ...headers.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
 }
 
-export function writeHeaders(res: HttpResponse, headers: HeaderBytes): void {
-  for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i]![0], headers[i]![1]);
-}
-
-const JSON_HEADERS = headerBytes([
+const JSON_HEADERS: readonly (readonly [string, string])[] = [
   ['Content-Type', 'application/json'],
   ['Cache-Control', 'no-store'],
-]);
+];
 
 const REASONS: Record<number, string> = {
   200: 'OK', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
@@ -117,13 +114,15 @@ const REASONS: Record<number, string> = {
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-const STATUS_LINES = new Map<number, Buffer>();
+const JSON_HEADS = new Map<number, Buffer>();
+const JSON_200 = responseHead(200, JSON_HEADERS);
 
-/** The status line, encoded once per status (see HeaderBytes). */
-export function statusLine(status: number): Buffer {
-  let line = STATUS_LINES.get(status);
-  if (line === undefined) STATUS_LINES.set(status, (line = Buffer.from(`${status} ${REASONS[status] ?? 'Status'}`)));
-  return line;
+/** The status line and the JSON headers, encoded once per status. */
+function jsonHead(status: number): Buffer {
+  if (status === 200) return JSON_200;
+  let head = JSON_HEADS.get(status);
+  if (head === undefined) JSON_HEADS.set(status, (head = responseHead(status, JSON_HEADERS)));
+  return head;
 }
 
 /** What the server checks on every request before its handler (request-screen.ts). */

@@ -78,6 +78,18 @@ export class Hub implements BrokerHandler {
       coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
     }
     if (newest !== null && newest.seq > coveredFrom) return newest.id;
+    return this.processHead();
+  }
+
+  /** head() of one channel, by its key (every subscribe's replay asks: no array, no second lookup). */
+  private headOf(key: string): string {
+    const m = this.o.history.newest(key);
+    if (m !== null && m.seq > (this.o.history.coverage(key)?.coveredFrom ?? Infinity)) return m.id;
+    return this.processHead();
+  }
+
+  /** A head of this process's own sequence, now. */
+  private processHead(): string {
     const ds = toDs(this.o.wallClock());
     // Every poll answer and stream start asks for it: format once per (seq, decisecond).
     if (this.lastHead.seq !== this.seq || this.lastHead.ds !== ds) this.lastHead = { seq: this.seq, ds, text: formatHead(this.seq, ds, this.o.tag) };
@@ -174,10 +186,16 @@ export class Hub implements BrokerHandler {
 
   /** What a subscriber joining `route` now has missed since `since`. The route must be live. */
   replay(route: Route, since: Position | null): Ready {
-    const position = this.head([route]);
     const state = this.channels.get(route.key);
+    if (state !== undefined) return this.replayState(state, since);
+    const position = this.headOf(route.key);
     if (since === null) return { replay: [], reset: null, position };
-    if (state === undefined) return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
+    return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
+  }
+
+  private replayState(state: ChannelState, since: Position | null): Ready {
+    const position = this.headOf(state.key);
+    if (since === null) return { replay: [], reset: null, position };
     const wallMs = this.o.wallClock();
     const context = { history: this.o.history, tag: this.o.tag, seq: this.seq, nowMs: this.o.clock(), nowDs: toDs(wallMs), max: this.o.replayMax };
     const r = resolveResume(context, state.key, state.route.rule.history, since);
@@ -299,7 +317,7 @@ export class Hub implements BrokerHandler {
       this.durable!.heal(state);
     } else if (state.gap) {
       state.gap = false;
-      const position = this.head([state.route]);
+      const position = this.headOf(state.key);
       for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
     }
     const pending = state.pending;
@@ -328,7 +346,7 @@ export class Hub implements BrokerHandler {
   private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt = 0): void {
     if (since?.kind === 'stream' && this.isDurable(state) && state.live) this.durable!.resume(state, since, sub, done);
     else if (attempt < AHEAD_ATTEMPTS && this.isAhead(since)) this.waitForAhead(state, since, sub, done, attempt);
-    else done(this.replay(state.route, since));
+    else done(this.replayState(state, since));
   }
 
   /** Whether resumeState() on a live channel would answer synchronously from memory (first attempt). */
@@ -373,7 +391,7 @@ export class Hub implements BrokerHandler {
    * (every poll cycle's), is answered here without a closure; the rest waits in resumeState().
    */
   private complete(state: ChannelState, sub: Subscriber, route: Route, since: Position | null, ready: SubscribeReady): void {
-    if (this.answersNow(state, since)) return this.join(state, sub, route, ready, this.replay(state.route, since));
+    if (this.answersNow(state, since)) return this.join(state, sub, route, ready, this.replayState(state, since));
     this.resumeState(state, since, sub, (r) => this.join(state, sub, route, ready, r));
   }
 

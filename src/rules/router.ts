@@ -27,7 +27,10 @@ export interface Route {
 /** A Route with its key; the router makes every Route through here (tests too). */
 export function makeRoute(channel: string, redisChannel: string, rule: RuleConfig, params: Readonly<Record<string, string>> = {}): Route {
   const route = { channel, redisChannel, key: redisChannel + ' ' + channel, rule, params } as { -readonly [K in keyof Route]: Route[K] };
-  Object.defineProperty(route, 'alone', { value: Object.freeze([route]), enumerable: false });
+  // Not frozen: a frozen array has its own elements kind, which TurboFan does not inline
+  // iteration builtins for (every() and for-of over it ran in the generic builtin, ~0.3 µs
+  // of a poll cycle). Non-enumerable: it refers back to the route (logs, deep equality).
+  Object.defineProperty(route, 'alone', { value: [route], enumerable: false });
   return route;
 }
 

@@ -47,6 +47,7 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
     return 'poll';
   }
   open = true;
+  sessionSlot = -1;
   private waiting = 0;
   /**
    * Allocated on the first message or reset: most held polls wait with neither. Bounded:

@@ -32,6 +32,7 @@ export interface StreamOwner {
  */
 export class StreamConnection implements Subscriber, Session, Flushable {
   open = true;
+  sessionSlot = -1;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
   initial: PreparedMessage[] | null = [];
   private initialResets: { channel: string; reason: ResetReason }[] | null = null;

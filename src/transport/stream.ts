@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HeraldError } from '../errors.js';
 import { readRequest, type RequestFacts } from '../http/request.js';
 import type { RequestHead } from '../http/request-screen.js';
-import { claimResponse, headerBytes, releaseResponse, statusLine, writeHeaders, type HeaderBytes } from '../http/server.js';
+import { claimResponse, releaseResponse, responseHead } from '../http/server.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
@@ -31,7 +31,8 @@ export class StreamTransport implements StreamOwner, Transport {
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
   private readonly ticker: NodeJS.Timeout;
-  private readonly headBytes: HeaderBytes;
+  /** Status line and the format's headers: one native call (server.ts responseHead). */
+  private readonly head: Buffer;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -39,7 +40,7 @@ export class StreamTransport implements StreamOwner, Transport {
     readonly format: StreamFormat,
   ) {
     this.life = new ConnectionLifecycle(ctx, format.transport, now);
-    this.headBytes = headerBytes(format.headers);
+    this.head = responseHead(200, format.headers);
     this.flushes = new FlushQueue(ctx.log, () => {
       if (this.deliveredInPass > 0) {
         this.ctx.stats.delivered(this.format.transport, this.deliveredInPass);
@@ -98,8 +99,7 @@ export class StreamTransport implements StreamOwner, Transport {
 
   /** Headers, CORS headers: the head of every 200 this transport writes. */
   private writeHead(res: HttpResponse, cors: readonly (readonly [string, string])[]): void {
-    res.writeStatus(statusLine(200));
-    writeHeaders(res, this.headBytes);
+    res.writeStatus(this.head);
     for (const [k, v] of cors) res.writeHeader(k, v);
   }
 

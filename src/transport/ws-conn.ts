@@ -45,6 +45,7 @@ export interface WsData {
 export class WsConn implements Session {
   ws: WebSocket<WsData> | null = null;
   open = false;
+  sessionSlot = -1;
   /**
    * A plain array, replaced (not grown) on change: most sockets hold one or two
    * subscriptions; a Map, or push() reserving 17 slots, costs 100+ B more per socket.

@@ -46,7 +46,7 @@ t.test('opened/closed: counts, per-class, the IP slot; a second close is a no-op
   const ctx = context(events);
   const life = new ConnectionLifecycle<Session>(ctx, 'ws', () => 0);
   t.ok(ctx.limiter.admit('1.2.3.4'));
-  const s: Session = { open: true, ip: '1.2.3.4', cls };
+  const s: Session = { open: true, ip: '1.2.3.4', cls, sessionSlot: -1 };
   life.opened(s);
   t.equal(life.size, 1);
   t.same([...life.countsByClass()], [['desktop', 1]]);

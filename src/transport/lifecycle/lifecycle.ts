@@ -3,14 +3,14 @@ import type { RequestFacts } from '../../http/request.js';
 import type { SubscribeReady } from '../../hub/hub.js';
 import type { Subscriber, TransportName } from '../../hub/subscriber.js';
 import type { Route } from '../../rules/router.js';
-import { ClassCounts } from '../class-counts.js';
 import type { TransportContext } from '../context.js';
 import type { CloseReason } from '../stats.js';
 import type { Since } from './resume.js';
+import { SessionSet, type Slotted } from './session-set.js';
 import { guarded, staggered, timerWithinRange } from './timers.js';
 
 /** What the lifecycle needs of every connection a transport keeps. */
-export interface Session {
+export interface Session extends Slotted {
   open: boolean;
   readonly ip: string;
   readonly cls: ClientClassConfig;
@@ -32,13 +32,12 @@ export interface Deadline {
  *                                                                                 │
  *   closed(reason) ◄── client gone / deadline / slow consumer / drain() / reload (revalidate.ts)
  *
- * It keeps the open set, the per-class counts, the per-IP slot release and the open/close
+ * It keeps the open set (per-class counts are read off it), the per-IP slot release and the open/close
  * counters, so no transport can forget one of them; transports keep only their framing,
  * their socket writes and their backpressure.
  */
 export class ConnectionLifecycle<S extends Session> {
-  readonly sessions = new Set<S>();
-  private readonly perClass = new ClassCounts();
+  readonly sessions = new SessionSet<S>();
   /** Set by drain(): new requests are sent elsewhere, each transport in its own way. */
   draining = false;
 
@@ -53,8 +52,17 @@ export class ConnectionLifecycle<S extends Session> {
     return this.sessions.size;
   }
 
+  /**
+   * Open sessions per client class, counted when the metrics scrape asks (a walk of the open
+   * set) rather than kept up to date with two map updates per connection and per poll cycle.
+   */
   countsByClass(): ReadonlyMap<string, number> {
-    return this.perClass.byClass;
+    const counts = new Map<string, number>();
+    for (const session of this.sessions) {
+      const name = session.cls.name;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    return counts;
   }
 
   classify(facts: RequestFacts): ClientClassConfig {
@@ -81,7 +89,6 @@ export class ConnectionLifecycle<S extends Session> {
 
   opened(session: S): void {
     this.sessions.add(session);
-    this.perClass.add(session.cls.name);
     this.ctx.stats.connectionOpened(this.transport, session.cls.name);
   }
 
@@ -94,7 +101,6 @@ export class ConnectionLifecycle<S extends Session> {
     if (!session.open) return false;
     session.open = false;
     this.sessions.delete(session);
-    this.perClass.remove(session.cls.name);
     this.ctx.limiter.release(session.ip);
     this.ctx.stats.connectionClosed(this.transport, reason);
     return true;
