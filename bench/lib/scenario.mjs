@@ -263,6 +263,7 @@ async function churn(target, pool, pub, spec, base) {
   }
   await pool.reset();
   const s0 = sample(target.pids());
+  windowHook(target, spec);
   const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   const s1 = sample(target.pids());
   const st = await pool.stats();

@@ -165,7 +165,8 @@ export class WsTransport implements Transport {
   private closed(conn: WsConn, code: number, message: ArrayBuffer): void {
     const reason = conn.closeReason === 'client' && isProtocolViolation(code, message) ? 'policy' : conn.closeReason;
     if (!this.life.closed(conn, reason)) return;
-    for (const sub of [...conn.subs]) this.subs.leave(conn, sub, false);
+    // conn.subs is replaced, never mutated, on a change: the loop walks the list as it was.
+    for (const sub of conn.subs) this.subs.leave(conn, sub, false);
     if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer);
   }
 
