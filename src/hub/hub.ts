@@ -78,18 +78,6 @@ export class Hub implements BrokerHandler {
       coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
     }
     if (newest !== null && newest.seq > coveredFrom) return newest.id;
-    return this.processHead();
-  }
-
-  /** head() of one channel, by its key (every subscribe's replay asks: no array, no second lookup). */
-  private headOf(key: string): string {
-    const m = this.o.history.newest(key);
-    if (m !== null && m.seq > (this.o.history.coverage(key)?.coveredFrom ?? Infinity)) return m.id;
-    return this.processHead();
-  }
-
-  /** A head of this process's own sequence, now. */
-  private processHead(): string {
     const ds = toDs(this.o.wallClock());
     // Every poll answer and stream start asks for it: format once per (seq, decisecond).
     if (this.lastHead.seq !== this.seq || this.lastHead.ds !== ds) this.lastHead = { seq: this.seq, ds, text: formatHead(this.seq, ds, this.o.tag) };
@@ -188,13 +176,14 @@ export class Hub implements BrokerHandler {
   replay(route: Route, since: Position | null): Ready {
     const state = this.channels.get(route.key);
     if (state !== undefined) return this.replayState(state, since);
-    const position = this.headOf(route.key);
+    const position = this.head(route.alone);
     if (since === null) return { replay: [], reset: null, position };
     return { replay: [], reset: since.kind === 'invalid' ? 'invalid' : 'not_covered', position };
   }
 
+  /** replay() of a channel already looked up (every subscribe's, from complete()). */
   private replayState(state: ChannelState, since: Position | null): Ready {
-    const position = this.headOf(state.key);
+    const position = this.head(state.route.alone);
     if (since === null) return { replay: [], reset: null, position };
     const wallMs = this.o.wallClock();
     const context = { history: this.o.history, tag: this.o.tag, seq: this.seq, nowMs: this.o.clock(), nowDs: toDs(wallMs), max: this.o.replayMax };
@@ -317,7 +306,7 @@ export class Hub implements BrokerHandler {
       this.durable!.heal(state);
     } else if (state.gap) {
       state.gap = false;
-      const position = this.headOf(state.key);
+      const position = this.head(state.route.alone);
       for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
     }
     const pending = state.pending;
@@ -344,14 +333,19 @@ export class Hub implements BrokerHandler {
   }
 
   private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt = 0): void {
-    if (since?.kind === 'stream' && this.isDurable(state) && state.live) this.durable!.resume(state, since, sub, done);
+    if (this.readsStream(state, since)) this.durable!.resume(state, since, sub, done);
     else if (attempt < AHEAD_ATTEMPTS && this.isAhead(since)) this.waitForAhead(state, since, sub, done, attempt);
     else done(this.replayState(state, since));
   }
 
-  /** Whether resumeState() on a live channel would answer synchronously from memory (first attempt). */
+  /** A durable channel's own position: the resume reads the channel's stream in Redis. */
+  private readsStream(state: ChannelState, since: Position | null): since is Position & { kind: 'stream' } {
+    return since?.kind === 'stream' && this.isDurable(state) && state.live;
+  }
+
+  /** Whether resumeState() would answer synchronously from memory (its first attempt). */
   private answersNow(state: ChannelState, since: Position | null): boolean {
-    return !(since?.kind === 'stream' && this.isDurable(state)) && !this.isAhead(since);
+    return !this.readsStream(state, since) && !this.isAhead(since);
   }
 
   /**

@@ -40,10 +40,6 @@ export class SessionSet<S extends Slotted> implements Iterable<S> {
     return true;
   }
 
-  has(session: S): boolean {
-    return session.sessionSlot !== -1 && this.items[session.sessionSlot] === session;
-  }
-
   [Symbol.iterator](): Iterator<S> {
     return this.items.slice()[Symbol.iterator]();
   }
