@@ -270,7 +270,7 @@ export class RedisClusterBroker implements Broker {
     },
     message: (channel, payload) => {
       try {
-        this.#handler?.onMessage(channel.toString('utf8'), payload);
+        this.#handler?.onMessage(channel, payload);
       } catch (err) {
         this.#log.error('broker handler onMessage threw', { err });
       }

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { PushReader, type PushKind } from './push-reader.js';
 
 /**
  * What every Herald connection to Redis shares, whatever the topology (one node, Sentinel,
@@ -154,13 +155,36 @@ export class ReadyGate {
 
 const ignoreData = (): void => {};
 
+/** ioredis' flag for "this link is in subscriber mode" (it is not in its typings). */
+function isSubscriber(conn: Redis): boolean {
+  return Boolean((conn as unknown as { condition?: { subscriber?: unknown } }).condition?.subscriber);
+}
+
 /**
- * ioredis attaches its reader with prependListener('data'), which Node's Readable does not
- * count as a 'data' listener: every read then takes the buffered path (a nextTick, then
- * emitReadable and read()) instead of being handed over at once. A plain listener that does
- * nothing restores the direct path: 0.4–1 µs less per incoming message on a subscriber link
- * (bench/README.md, issue 15 fourth pass). On every connect: each has a new socket.
+ * Delivers a subscriber link's pushes of `kind` to `onPush`: straight from the socket through a
+ * PushReader (push-reader.ts: why), installed again on every connect since each has a new
+ * socket. ioredis' DataHandler attaches its parser with prependListener('data') as the
+ * socket's only reader; the PushReader takes its place and hands it every other reply.
+ *
+ * If ioredis ever attaches differently (not exactly one 'data' listener), the link keeps
+ * ioredis' own path, with its `messageBuffer`/`smessageBuffer` events, plus a plain listener
+ * that does nothing: ioredis' prepended reader is not counted as a 'data' listener by Node's
+ * Readable, so every read would take the buffered path (a nextTick, then emitReadable and
+ * read()) instead of being handed over at once (bench/README.md, issue 15 fourth pass).
  */
-export function directReads(conn: Redis): void {
-  conn.on('connect', () => conn.stream.on('data', ignoreData));
+export function readPushes(conn: Redis, kind: PushKind, onPush: (channel: string, payload: Buffer) => void, log: Logger): void {
+  conn.on(kind === 'message' ? 'messageBuffer' : 'smessageBuffer', (channel: Buffer, payload: Buffer) => onPush(channel.toString('utf8'), payload));
+  conn.on('connect', () => {
+    const stream = conn.stream;
+    const readers = stream.listeners('data');
+    if (readers.length !== 1) {
+      log.debug('ioredis reader not found; pushes take ioredis\' path', { dataListeners: readers.length });
+      stream.on('data', ignoreData);
+      return;
+    }
+    const parse = readers[0] as (replies: Buffer) => void;
+    const reader = new PushReader(kind, onPush, parse, () => isSubscriber(conn));
+    stream.removeListener('data', parse);
+    stream.on('data', (chunk: Buffer) => reader.feed(chunk));
+  });
 }

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { directReads, quitOrDrop, reviveOnEnd } from './redis-link.js';
+import { quitOrDrop, readPushes, reviveOnEnd } from './redis-link.js';
 import { slotOf } from './redis-slots.js';
 
 /** Large resubscribes are split so one command stays a reasonable size for Redis. */
@@ -15,7 +15,7 @@ export interface ShardEvents {
   status(link: ShardLink, status: BrokerStatus): void;
   /** SSUBSCRIBE acknowledged on the current connection: these channels are live here. */
   live(link: ShardLink, channels: readonly string[]): void;
-  message(channel: Buffer, payload: Buffer): void;
+  message(channel: string, payload: Buffer): void;
   /**
    * These subscriptions are gone or never took (the server pushed `sunsubscribe` because their
    * slot left this master, or SSUBSCRIBE answered MOVED/ASK/TRYAGAIN): the slot map is stale.
@@ -62,7 +62,7 @@ export class ShardLink {
     this.#events = events;
     this.#log = log.child({ shard: key });
     this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
-    directReads(this.#conn);
+    readPushes(this.#conn, 'smessage', (channel, payload) => this.#guard('smessage', () => this.#onMessage(channel, payload)), this.#log);
     this.#wire();
     reviveOnEnd(this.#conn, reviveDelayMs, () => this.#status === 'closed', this.#log);
   }
@@ -135,7 +135,6 @@ export class ShardLink {
     conn.on('ready', () => this.#guard('shard ready', () => this.#resubscribe()));
     conn.on('close', () => this.#guard('shard close', () => this.#linkLost()));
     conn.on('reconnecting', () => this.#guard('shard reconnecting', () => this.#events.reconnecting()));
-    conn.on('smessageBuffer', (channel: Buffer, payload: Buffer) => this.#guard('smessage', () => this.#onMessage(channel, payload)));
     conn.on('moved', () => this.#guard('moved', () => this.#events.stale(this, [])));
     conn.on('error', (err: Error) => this.#guard('shard error', () => this.#onError(err)));
   }
@@ -203,9 +202,8 @@ export class ShardLink {
     this.#setStatus(this.#hasBeenReady ? 'reconnecting' : 'connecting');
   }
 
-  #onMessage(channel: Buffer, payload: Buffer): void {
-    const name = channel.toString('utf8');
-    if (name === this.#probeChannel) {
+  #onMessage(channel: string, payload: Buffer): void {
+    if (channel === this.#probeChannel) {
       if (this.#probe !== null && payload.toString('latin1') === this.#probe.token) this.#clearProbe();
       return;
     }

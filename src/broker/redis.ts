@@ -4,7 +4,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
-import { connectSingle, directReads, linkOptions, quitOrDrop, ReadyGate, reviveOnEnd } from './redis-link.js';
+import { connectSingle, linkOptions, quitOrDrop, ReadyGate, readPushes, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
 export interface RedisBrokerStats {
@@ -70,7 +70,7 @@ export class RedisBroker implements Broker {
     this.#probeChannel = `${config.probeChannel}:${process.pid}-${randomBytes(4).toString('hex')}`;
     const common = linkOptions(config);
     this.#sub = connectSingle(config, { ...common, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
-    directReads(this.#sub);
+    readPushes(this.#sub, 'message', (channel, payload) => this.#onMessage(channel, payload), this.#log);
     this.#pub = connectSingle(config, {
       ...common,
       connectionName: `herald:pub:${process.pid}`,
@@ -152,7 +152,6 @@ export class RedisBroker implements Broker {
     sub.on('ready', () => this.#guard('subscriber ready', () => this.#resubscribe()));
     sub.on('close', () => this.#guard('subscriber close', () => this.#linkLost()));
     sub.on('reconnecting', () => this.#guard('subscriber reconnecting', () => this.#stats.reconnect()));
-    sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.#onMessage(channel, payload));
     sub.on('error', (err: Error) => {
       // One warning per outage; the retries that follow log at debug.
       const log = this.#isSubErrorLogged ? this.#log.debug : this.#log.warn;
@@ -231,8 +230,7 @@ export class RedisBroker implements Broker {
     this.#onStarted = null;
   }
 
-  #onMessage(channelBytes: Buffer, payload: Buffer): void {
-    const channel = channelBytes.toString('utf8');
+  #onMessage(channel: string, payload: Buffer): void {
     if (channel === this.#probeChannel) {
       if (this.#probe !== null && payload.toString('latin1') === this.#probe.token) this.#clearProbe();
       return;
