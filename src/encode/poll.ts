@@ -5,11 +5,13 @@
  * envelope, which is the same object with a `type`).
  */
 
+import { jsonString } from './json-string.js';
+
 export function encodePollElement(channel: string, id: string, event: string, dataJson: string): string {
   // Joined, not concatenated: one flat string, which every answer and WS frame that embeds it
   // copies as is (a chain of `+` is walked again by each of them).
   const eventField = event === '' ? '' : ',"event":' + JSON.stringify(event);
-  return ['{"channel":', JSON.stringify(channel), ',"id":"', id, '"', eventField, ',"data":', dataJson, '}'].join('');
+  return ['{"channel":', jsonString(channel), ',"id":"', id, '"', eventField, ',"data":', dataJson, '}'].join('');
 }
 
 export interface PollReset {

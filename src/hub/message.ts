@@ -1,3 +1,4 @@
+import { jsonString } from '../encode/json-string.js';
 import { encodePollElement } from '../encode/poll.js';
 import { encodeSseEvent } from '../encode/sse.js';
 import { encodeWsMessage } from '../encode/ws.js';
@@ -84,7 +85,7 @@ export class PreparedMessage {
   get dataJson(): string {
     if (this.isJson) return this.payload;
     const enc = this.encodings();
-    return (enc.dataJson ??= JSON.stringify(this.payload));
+    return (enc.dataJson ??= jsonString(this.payload));
   }
 
   get sse(): Buffer {

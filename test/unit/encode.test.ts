@@ -1,4 +1,5 @@
 import t from 'tap';
+import { jsonString } from '../../src/encode/json-string.js';
 import { encodePollBody, encodePollElement } from '../../src/encode/poll.js';
 import { encodeSseComment, encodeSseControl, encodeSseEvent, encodeSseRetry, isSafeEventName } from '../../src/encode/sse.js';
 import { encodeWsControl, encodeWsMessage, encodeWsSubscribed } from '../../src/encode/ws.js';
@@ -55,4 +56,19 @@ t.test('the subscribed frame: the bytes of the generic control encoder, escapes 
       t.equal(encodeWsSubscribed(channel, position, id), encodeWsControl('subscribed', fields), `channel ${c}, id ${i}`);
     }
   }
+});
+
+t.test('jsonString writes what JSON.stringify writes', async (t) => {
+  const samples = ['', 'plain', 'bench:c1', '@12,345;' + 'x'.repeat(56), 'quote " inside', 'back\\slash', 'tab\tand\nnewline', '\u0000\u001f\u007f', 'ünïcødé', '日本語', 'emoji 😀 pair', 'lone \ud800 high', 'lone \udfff low', '\u2028\u2029', '</script>'];
+  // Labels by index: U+2028 in a label would end the TAP line.
+  for (const [i, s] of samples.entries()) t.equal(jsonString(s), JSON.stringify(s), `sample ${i}`);
+  let seed = 11;
+  const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  let mismatches = 0;
+  for (let i = 0; i < 5000; i++) {
+    const units = Array.from({ length: random(12) }, () => [random(0x80), random(0x10000), 0x22, 0x5c, 0xd83d, 0xde00][random(6)]!);
+    const s = String.fromCharCode(...units);
+    if (jsonString(s) !== JSON.stringify(s)) mismatches++;
+  }
+  t.equal(mismatches, 0, '5,000 random strings, with quotes, backslashes, controls and surrogates');
 });
