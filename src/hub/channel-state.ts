@@ -2,6 +2,7 @@ import type { Route } from '../rules/router.js';
 import type { PreparedMessage } from './message.js';
 import type { Position } from './position.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
+import type { SubscriberList } from './subscriber-list.js';
 
 /** Result handed to a subscriber once its channel is live. */
 export interface Ready {
@@ -32,7 +33,7 @@ export interface ChannelState {
   readonly keyHash: number;
   /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
   route: Route;
-  readonly subscribers: Set<Subscriber>;
+  readonly subscribers: SubscriberList;
   pending: Pending[];
   live: boolean;
   /** The broker link dropped while live: subscribers get a reset when coverage returns. */

@@ -177,7 +177,7 @@ export class DurableChannels {
       state.healQueue = null;
       if (!r.ok || queue === OVERFLOW) {
         const position = this.h.head([state.route]);
-        for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+        state.subscribers.resetAll(state.route.channel, 'broker_gap', position);
         state.lastStreamId = null;
       } else {
         const now = this.h.options().clock();

@@ -10,6 +10,7 @@ import { keyDigest, payloadDigest, streamCheck, WINDOW, windowFingerprint } from
 import { formatHead, formatMessageId, TOLERANCE_DS, toDs, type Position } from './position.js';
 import { resolveResume } from './resume.js';
 import type { Subscriber } from './subscriber.js';
+import { SubscriberList } from './subscriber-list.js';
 
 export { DROP_REASONS, type DropReason, type HubOptions, type HubStats } from './hub-options.js';
 import type { HubOptions } from './hub-options.js';
@@ -106,7 +107,7 @@ export class Hub implements BrokerHandler {
     let state = this.channels.get(key);
     if (state === undefined) {
       state = {
-        key, keyHash: keyDigest(key), route, subscribers: new Set(), pending: [], live: false, gap: false, window: [],
+        key, keyHash: keyDigest(key), route, subscribers: new SubscriberList(), pending: [], live: false, gap: false, window: [],
         ck: streamCheck(route.redisChannel), lastStreamId: null, streamEpoch: null, resuming: [], healQueue: null,
       };
       this.channels.set(key, state);
@@ -307,7 +308,7 @@ export class Hub implements BrokerHandler {
     } else if (state.gap) {
       state.gap = false;
       const position = this.head(state.route.alone);
-      for (const sub of state.subscribers) sub.reset(state.route.channel, 'broker_gap', position);
+      state.subscribers.resetAll(state.route.channel, 'broker_gap', position);
     }
     const pending = state.pending;
     state.pending = [];
@@ -329,7 +330,7 @@ export class Hub implements BrokerHandler {
 
   private fanOut(state: ChannelState, message: PreparedMessage, now: number): void {
     this.o.history.append(state.key, message, state.route.rule.history, now);
-    for (const sub of state.subscribers) sub.deliver(message);
+    state.subscribers.deliverAll(message);
   }
 
   private resumeState(state: ChannelState, since: Position | null, sub: Subscriber | null, done: ReadyCallback, attempt = 0): void {

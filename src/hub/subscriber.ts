@@ -14,13 +14,25 @@ export type TransportName = 'sse' | 'ndjson' | 'ws' | 'poll';
 export type ResetReason = 'epoch' | 'evicted' | 'not_covered' | 'broker_gap' | 'invalid';
 
 /**
+ * Where a subscriber sits in the channels' live lists (subscriber-list.ts). Hub-owned: an
+ * implementation only starts them as `null`, `-1`, `null`, and never writes them.
+ */
+export interface Listed {
+  /** The first list it is on, and its index there. */
+  listedIn: object | null;
+  listedSlot: number;
+  /** The others, when it is on several channels' lists. */
+  listedElsewhere: { readonly list: object; slot: number }[] | null;
+}
+
+/**
  * What the hub delivers to. Implemented by transports (one per SSE/poll connection, one per
  * channel for WebSocket topic groups).
  * Contract: called synchronously from the hub's fan-out loop, in seq order per channel;
  * implementations must not throw, must not block, and must not re-enter the hub
  * (queue the bytes, flush later in the same turn's cork).
  */
-export interface Subscriber {
+export interface Subscriber extends Listed {
   readonly transport: TransportName;
   deliver(message: PreparedMessage): void;
   /** The stream cannot be continued for `channel`; `position` is where it goes on from. */

@@ -48,6 +48,10 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
   }
   open = true;
   sessionSlot = -1;
+  /** The hub's (subscriber.ts, Listed). */
+  listedIn: object | null = null;
+  listedSlot = -1;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   private waiting = 0;
   /**
    * Allocated on the first message or reset: most held polls wait with neither. Bounded:

@@ -33,6 +33,10 @@ export interface StreamOwner {
 export class StreamConnection implements Subscriber, Session, Flushable {
   open = true;
   sessionSlot = -1;
+  /** The hub's (subscriber.ts, Listed). */
+  listedIn: object | null = null;
+  listedSlot = -1;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
   initial: PreparedMessage[] | null = [];
   private initialResets: { channel: string; reason: ResetReason }[] | null = null;

@@ -18,6 +18,10 @@ export interface TopicOwner {
  */
 export class TopicGroup implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
+  /** The hub's (subscriber.ts, Listed). */
+  listedIn: object | null = null;
+  listedSlot = -1;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   readonly members = new Set<WsConn>();
   /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
   pending: PendingJoin[] = [];

@@ -29,6 +29,9 @@ class RecordingBroker implements Broker {
 }
 
 class Sink implements Subscriber {
+  listedIn: object | null = null;
+  listedSlot = -1;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   readonly transport = 'sse' as const;
   got: PreparedMessage[] = [];
   resets: [string, ResetReason][] = [];

@@ -22,6 +22,9 @@ const quietBroker: Broker = {
 };
 
 class Sink implements Subscriber {
+  listedIn: object | null = null;
+  listedSlot = -1;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   readonly transport = 'sse' as const;
   got: PreparedMessage[] = [];
   deliver(m: PreparedMessage): void {
