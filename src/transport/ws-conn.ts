@@ -21,7 +21,9 @@ export const NEVER = 2 ** 30 - 1;
 export interface SubGroup extends Subscriber {
   readonly topic: string;
   readonly route: Route;
-  readonly members: Set<WsConn>;
+  readonly members: ReadonlySet<WsConn>;
+  addMember(conn: WsConn): void;
+  deleteMember(conn: WsConn): void;
   pending: PendingJoin[];
   releaseScheduled: boolean;
   /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */

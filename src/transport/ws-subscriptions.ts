@@ -128,7 +128,7 @@ export class WsSubscriptions implements TopicOwner {
     if (ok) ok = ws.send(encodeWsSubscribed(channel, ready.position, sub.id)) !== 2;
     if (!ok) return this.drop(conn);
     ws.subscribe(group.topic);
-    group.members.add(conn);
+    group.addMember(conn);
     sub.state = 'live';
     this.count(ready.replay.length);
     if (this.bound.checkOne(ws.getBufferedAmount(), this.limit())) this.drop(conn);
@@ -142,7 +142,7 @@ export class WsSubscriptions implements TopicOwner {
     if (group === null) return;
     if (sub.state === 'live') {
       if (usable) conn.ws!.unsubscribe(group.topic);
-      group.members.delete(conn);
+      group.deleteMember(conn);
     } else {
       group.pending = group.pending.filter((p) => p.sub !== sub);
     }
@@ -167,6 +167,15 @@ export class WsSubscriptions implements TopicOwner {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
     this.app.publish(group.topic, frame, false);
     if (isMessage) this.count(group.members.size);
+  }
+
+  sendToOnly(only: WsConn, frame: string): void {
+    // Reserved like a publish: the bound's sums hold for bytes sent either way. Its sweep
+    // may have dropped this very socket (closed synchronously).
+    this.bound.reserve(Buffer.byteLength(frame), this.limit());
+    if (!only.open) return;
+    if (only.ws!.send(frame, false) === 2) this.drop(only);
+    this.count(1);
   }
 
   /**

@@ -8,6 +8,8 @@ import type { PendingJoin, SubGroup, WsConn } from './ws-conn.js';
 export interface TopicOwner {
   /** One uWS publish of `frame` to every socket on the group's topic. */
   publish(group: TopicGroup, frame: string, isMessage: boolean): void;
+  /** `frame` to the group's one socket (`only`), with ws.send instead of the topic. */
+  sendToOnly(only: WsConn, frame: string): void;
   /** The channel is live (again): join every socket waiting on the group. */
   activatePending(group: TopicGroup): void;
 }
@@ -15,6 +17,14 @@ export interface TopicOwner {
 /**
  * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
  * whatever the number of sockets on the topic (uWS fans out in C++).
+ *
+ * Except where the channel has one socket (one subscriber per channel, a user's own channel):
+ * there uWS's topic tree is pure overhead (it copies the frame, marks the socket, and drains
+ * it at the end of the loop through a callback: ~1.5 µs a message in the one-per-channel
+ * profile, bench/README.md issue 15 seventh pass), so the first message of each millisecond
+ * goes with ws.send. Any more within that millisecond take the topic, whose drain writes them
+ * in one go, so a busy one-socket channel still gets one write per turn for its burst
+ * (ws.send drains what the topic holds for the socket first, so order holds either way).
  */
 export class TopicGroup implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
@@ -23,6 +33,10 @@ export class TopicGroup implements Subscriber, SubGroup {
   listedSlot = -1;
   listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   readonly members = new Set<WsConn>();
+  /** The member while there is exactly one, else null. */
+  private only: WsConn | null = null;
+  /** receivedAtMs of the last message sent to `only` directly (-1: none yet). */
+  private directAtMs = -1;
   /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
   pending: PendingJoin[] = [];
   ready = false;
@@ -36,8 +50,22 @@ export class TopicGroup implements Subscriber, SubGroup {
     readonly topic: string,
   ) {}
 
+  addMember(conn: WsConn): void {
+    this.members.add(conn);
+    this.only = this.members.size === 1 ? conn : null;
+  }
+
+  deleteMember(conn: WsConn): void {
+    this.members.delete(conn);
+    this.only = this.members.size === 1 ? this.members.values().next().value! : null;
+  }
+
   deliver(message: PreparedMessage): void {
-    this.owner.publish(this, message.ws, true);
+    const only = this.only;
+    if (only !== null && message.receivedAtMs !== this.directAtMs) {
+      this.directAtMs = message.receivedAtMs;
+      this.owner.sendToOnly(only, message.ws);
+    } else this.owner.publish(this, message.ws, true);
   }
 
   reset(channel: string, reason: ResetReason, position: string): void {
