@@ -229,3 +229,37 @@ t.test('lifetime end closes with 4001 so the client reconnects and resumes', asy
   t.ok(pings >= 1, `automatic pings at the class heartbeat (${pings})`);
   await waitFor(async () => metricValue(await scrape(h.url), 'herald_connections_closed_total', 'transport="ws",reason="lifetime"') === 1, { timeoutMs: 3000, what: 'lifetime close counted' });
 });
+
+t.test('one socket on a channel, then two, then one: bursts arrive whole and in order', async (t) => {
+  // A channel with one socket is sent to directly (ws.send) for the first message of each
+  // millisecond and through the topic for the rest; with two sockets, only the topic.
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const a = await WsClient.open(`${h.wsUrl}/ws`);
+  const b = await WsClient.open(`${h.wsUrl}/ws`);
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const burst = async (from: number, count: number): Promise<void> => {
+    const batch = pub.pipeline();
+    for (let i = from; i < from + count; i++) batch.publish(`${p}:one`, `m${i}`);
+    await batch.exec();
+  };
+  await a.subscribe(`${p}:one`);
+  await burst(0, 150);
+  await a.waitForMessages(150);
+  await b.subscribe(`${p}:one`);
+  await burst(150, 150);
+  await b.waitForMessages(150);
+  t.same(await b.request({ type: 'unsubscribe', channel: `${p}:one` }, 'unsubscribed'), { type: 'unsubscribed', channel: `${p}:one` });
+  await burst(300, 150);
+  for (let i = 450; i < 460; i++) {
+    await pub.publish(`${p}:one`, `m${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await a.waitForMessages(460);
+  const expected = Array.from({ length: 460 }, (_, i) => `m${i}`);
+  t.same(a.messages().map((m) => m.data), expected, 'the socket that stayed: every message, in order, across the three phases');
+  t.same(b.messages().map((m) => m.data), expected.slice(150, 300), 'the socket that came and went: its phase only');
+});
