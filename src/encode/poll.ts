@@ -10,7 +10,7 @@ import { jsonString } from './json-string.js';
 export function encodePollElement(channel: string, id: string, event: string, dataJson: string): string {
   // Joined, not concatenated: one flat string, which every answer and WS frame that embeds it
   // copies as is (a chain of `+` is walked again by each of them).
-  const eventField = event === '' ? '' : ',"event":' + JSON.stringify(event);
+  const eventField = event === '' ? '' : ',"event":' + jsonString(event);
   return ['{"channel":', jsonString(channel), ',"id":"', id, '"', eventField, ',"data":', dataJson, '}'].join('');
 }
 
@@ -20,7 +20,7 @@ export interface PollReset {
 }
 
 export function encodePollBody(elements: readonly string[], cursor: string, resets: readonly PollReset[]): string {
-  let out = '{"messages":[' + elements.join(',') + '],"cursor":' + JSON.stringify(cursor);
+  let out = '{"messages":[' + elements.join(',') + '],"cursor":' + jsonString(cursor);
   if (resets.length > 0) out += ',"reset":' + JSON.stringify(resets);
   return out + '}';
 }

@@ -5,6 +5,8 @@
  * parsed and re-stringified (no double encoding, no per-subscriber work).
  */
 
+import { jsonString } from './json-string.js';
+
 export function encodeWsMessage(pollElement: string): string {
   // The poll element is `{"channel":…,"id":…,…}`; the WS frame is the same object with a type.
   return '{"type":"message",' + pollElement.slice(1);
@@ -19,8 +21,8 @@ export function encodeWsControl(type: string, fields: Readonly<Record<string, st
  * (key order included), without an object spread and a generic stringify per connect.
  */
 export function encodeWsSubscribed(channel: string, position: string, id: string | null): string {
-  const tail = id === null ? '}' : ',"id":' + JSON.stringify(id) + '}';
-  return '{"type":"subscribed","channel":' + JSON.stringify(channel) + ',"position":' + JSON.stringify(position) + tail;
+  const tail = id === null ? '}' : ',"id":' + jsonString(id) + '}';
+  return '{"type":"subscribed","channel":' + jsonString(channel) + ',"position":' + jsonString(position) + tail;
 }
 
 export function encodeWsError(code: string, message: string, channel: string | null, id: string | null): string {
