@@ -162,20 +162,16 @@ export class WsSubscriptions implements TopicOwner {
     });
   }
 
-  /** One call for every socket on the topic; the frame was built once for all transports' subscribers. */
-  publish(group: TopicGroup, frame: string, isMessage: boolean): void {
+  /**
+   * One call for every socket on the topic, or a ws.send to `only`, the group's one socket
+   * (TopicGroup.deliver says when); the frame was built once for all transports' subscribers.
+   * The bound's sums hold for bytes sent either way; its sweep may drop `only` (synchronously).
+   */
+  publish(group: TopicGroup, frame: string, isMessage: boolean, only: WsConn | null = null): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
-    this.app.publish(group.topic, frame, false);
+    if (only === null) this.app.publish(group.topic, frame, false);
+    else if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
     if (isMessage) this.count(group.members.size);
-  }
-
-  sendToOnly(only: WsConn, frame: string): void {
-    // Reserved like a publish: the bound's sums hold for bytes sent either way. Its sweep
-    // may have dropped this very socket (closed synchronously).
-    this.bound.reserve(Buffer.byteLength(frame), this.limit());
-    if (!only.open) return;
-    if (only.ws!.send(frame, false) === 2) this.drop(only);
-    this.count(1);
   }
 
   /**

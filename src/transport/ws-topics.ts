@@ -6,10 +6,8 @@ import type { PendingJoin, SubGroup, WsConn } from './ws-conn.js';
 
 /** What a topic group calls back into (WsSubscriptions implements it). */
 export interface TopicOwner {
-  /** One uWS publish of `frame` to every socket on the group's topic. */
-  publish(group: TopicGroup, frame: string, isMessage: boolean): void;
-  /** `frame` to the group's one socket (`only`), with ws.send instead of the topic. */
-  sendToOnly(only: WsConn, frame: string): void;
+  /** One uWS publish of `frame` to every socket on the group's topic, or a ws.send to `only`, its one socket. */
+  publish(group: TopicGroup, frame: string, isMessage: boolean, only?: WsConn | null): void;
   /** The channel is live (again): join every socket waiting on the group. */
   activatePending(group: TopicGroup): void;
 }
@@ -61,11 +59,9 @@ export class TopicGroup implements Subscriber, SubGroup {
   }
 
   deliver(message: PreparedMessage): void {
-    const only = this.only;
-    if (only !== null && message.receivedAtMs !== this.directAtMs) {
-      this.directAtMs = message.receivedAtMs;
-      this.owner.sendToOnly(only, message.ws);
-    } else this.owner.publish(this, message.ws, true);
+    const direct = this.only !== null && message.receivedAtMs !== this.directAtMs;
+    if (direct) this.directAtMs = message.receivedAtMs;
+    this.owner.publish(this, message.ws, true, direct ? this.only : null);
   }
 
   reset(channel: string, reason: ResetReason, position: string): void {
