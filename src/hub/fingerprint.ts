@@ -67,9 +67,29 @@ export function windowFingerprint(key: number, window: readonly number[]): strin
     h1 = Math.imul(h1 ^ hi, 2246822507);
     h2 = Math.imul(h2 ^ lo, 3266489909);
   }
-  const d = finish(h1, h2);
-  scratch.writeUIntBE(d % 2 ** 48, 0, 6);
-  return scratch.toString('base64url');
+  return base64url48(finish(h1, h2) % 2 ** 48);
+}
+
+/**
+ * `d` (48 bits) as Buffer's base64url of its 6 bytes, big-endian: eight characters of six bits,
+ * computed rather than looked up (writeUIntBE + toString was a native call per message, and a
+ * table of character pairs missed the cache under load: bench/README.md, issue 15 seventh pass).
+ */
+export function base64url48(d: number): string {
+  const hi = Math.floor(d / 16777216);
+  const lo = d % 16777216;
+  return String.fromCharCode(
+    char64(hi >>> 18), char64((hi >>> 12) & 63), char64((hi >>> 6) & 63), char64(hi & 63),
+    char64(lo >>> 18), char64((lo >>> 12) & 63), char64((lo >>> 6) & 63), char64(lo & 63),
+  );
+}
+
+/** The base64url alphabet: A–Z, a–z, 0–9, '-', '_'. */
+function char64(v: number): number {
+  if (v < 26) return 65 + v;
+  if (v < 52) return 71 + v;
+  if (v < 62) return v - 4;
+  return v === 62 ? 45 : 95;
 }
 
 /** Which stream a durable position belongs to: 24 bits of the Redis channel's hash. */

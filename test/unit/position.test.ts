@@ -1,5 +1,6 @@
 import t from 'tap';
 import { parseNotification } from '../../src/hub/durable-notification.js';
+import { base64url48 } from '../../src/hub/fingerprint.js';
 import { compareStreamIds, formatHead, formatMessageId, INVALID_POSITION, newTag, parsePosition } from '../../src/hub/position.js';
 
 t.test('round trip', async (t) => {
@@ -73,4 +74,22 @@ t.test('the hand-written scanner accepts exactly the grammar (differential again
   }
   t.ok(compared > 15_000 && valid > 1_000, `${compared} texts compared, ${valid} of them valid`);
   for (const text of ['Qm3x_a9Z.hx2k1p0.k3p9.zzzzzzzzzz', '~123456789012345.zzzzzzzzz.0000']) t.same(parsePosition(text), reference(text), text);
+});
+
+t.test('fingerprint text: base64url48 is Buffer base64url of the 6 big-endian bytes (ids stay comparable with earlier versions)', async (t) => {
+  const bytes = Buffer.alloc(6);
+  const reference = (d: number): string => {
+    bytes.writeUIntBE(d, 0, 6);
+    return bytes.toString('base64url');
+  };
+  const edges = [0, 1, 4095, 4096, 2 ** 24 - 1, 2 ** 24, 2 ** 36, 2 ** 47, 2 ** 48 - 1];
+  for (const d of edges) t.equal(base64url48(d), reference(d), `d = ${d}`);
+  let seed = 3;
+  const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  let mismatches = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const d = Math.floor(random() * 2 ** 24) * 2 ** 24 + Math.floor(random() * 2 ** 24);
+    if (base64url48(d) !== reference(d)) mismatches++;
+  }
+  t.equal(mismatches, 0, '20,000 random 48-bit values');
 });
