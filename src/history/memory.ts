@@ -33,6 +33,7 @@ interface Ring extends Coverage {
   coveredFromDs: number;
   evictedUpTo: number;
   evictedDs: number;
+  newest: PreparedMessage | null;
   items: PreparedMessage[];
   head: number; // index of the oldest item
 }
@@ -56,12 +57,11 @@ export class MemoryHistory implements History {
 
   cover(key: string, fromSeq: number, fromDs: number): void {
     this.uncover(key);
-    this.rings.set(key, { coveredFrom: fromSeq, coveredFromDs: fromDs, evictedUpTo: 0, evictedDs: 0, items: [], head: 0 });
+    this.rings.set(key, { coveredFrom: fromSeq, coveredFromDs: fromDs, evictedUpTo: 0, evictedDs: 0, newest: null, items: [], head: 0 });
   }
 
   newest(key: string): PreparedMessage | null {
-    const ring = this.rings.get(key);
-    return ring !== undefined && ring.items.length > ring.head ? ring.items[ring.items.length - 1]! : null;
+    return this.rings.get(key)?.newest ?? null;
   }
 
   uncover(key: string): void {
@@ -110,6 +110,7 @@ export class MemoryHistory implements History {
       return;
     }
     ring.items.push(message);
+    ring.newest = message;
     if (this.index !== null) addToIndex(this.index, key, message);
     const overflow = ring.items.length - ring.head - limits.size;
     if (overflow > 0) this.evict(ring, overflow);
@@ -194,6 +195,7 @@ export class MemoryHistory implements History {
     if (ring.head === ring.items.length) {
       ring.items = [];
       ring.head = 0;
+      ring.newest = null;
     }
   }
 

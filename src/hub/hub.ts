@@ -73,10 +73,10 @@ export class Hub implements BrokerHandler {
     let newest: PreparedMessage | null = null;
     let coveredFrom = 0;
     for (const route of routes) {
-      const key = route.key;
-      const m = this.o.history.newest(key);
+      const coverage = this.o.history.coverage(route.key);
+      const m = coverage === null ? null : coverage.newest;
       if (m !== null && (newest === null || m.seq > newest.seq)) newest = m;
-      coveredFrom = Math.max(coveredFrom, this.o.history.coverage(key)?.coveredFrom ?? Infinity);
+      coveredFrom = Math.max(coveredFrom, coverage === null ? Infinity : coverage.coveredFrom);
     }
     if (newest !== null && newest.seq > coveredFrom) return newest.id;
     const ds = toDs(this.o.wallClock());

@@ -78,6 +78,8 @@ export interface Coverage {
   /** Newest message that left the ring (0 when none). */
   readonly evictedUpTo: number;
   readonly evictedDs: number;
+  /** The newest message kept (what newest(key) answers): a head needs both from one lookup. */
+  readonly newest: PreparedMessage | null;
 }
 
 /** A fingerprint lookup: the one message with it, `ambiguous` when several, null when none. */
