@@ -29,6 +29,9 @@ import type { Coverage, History, Located, Replay } from '../hub/ports.js';
  */
 
 interface Ring extends Coverage {
+  readonly key: string;
+  /** uncover() ended it: a handle still held takes no more messages. */
+  ended: boolean;
   coveredFrom: number;
   coveredFromDs: number;
   evictedUpTo: number;
@@ -55,9 +58,11 @@ export class MemoryHistory implements History {
     return this.rings.size;
   }
 
-  cover(key: string, fromSeq: number, fromDs: number): void {
+  cover(key: string, fromSeq: number, fromDs: number): Coverage {
     this.uncover(key);
-    this.rings.set(key, { coveredFrom: fromSeq, coveredFromDs: fromDs, evictedUpTo: 0, evictedDs: 0, newest: null, items: [], head: 0 });
+    const ring: Ring = { key, ended: false, coveredFrom: fromSeq, coveredFromDs: fromDs, evictedUpTo: 0, evictedDs: 0, newest: null, items: [], head: 0 };
+    this.rings.set(key, ring);
+    return ring;
   }
 
   newest(key: string): PreparedMessage | null {
@@ -68,6 +73,7 @@ export class MemoryHistory implements History {
     const ring = this.rings.get(key);
     if (ring === undefined) return;
     for (let i = ring.head; i < ring.items.length; i++) this.unindex(ring.items[i]!);
+    ring.ended = true;
     this.rings.delete(key);
   }
 
@@ -103,7 +109,13 @@ export class MemoryHistory implements History {
 
   append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
     const ring = this.rings.get(key);
-    if (ring === undefined) return;
+    if (ring !== undefined) this.appendTo(ring, message, limits, nowMs);
+  }
+
+  appendTo(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
+    // Only cover() makes coverages here: it is one of this history's rings.
+    const ring = coverage as Ring;
+    if (ring.ended) return;
     if (limits.size === 0) {
       ring.evictedUpTo = message.seq;
       ring.evictedDs = message.ds;
@@ -111,7 +123,7 @@ export class MemoryHistory implements History {
     }
     ring.items.push(message);
     ring.newest = message;
-    if (this.index !== null) addToIndex(this.index, key, message);
+    if (this.index !== null) addToIndex(this.index, ring.key, message);
     const overflow = ring.items.length - ring.head - limits.size;
     if (overflow > 0) this.evict(ring, overflow);
     this.expire(ring, limits, nowMs);

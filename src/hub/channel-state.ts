@@ -1,6 +1,7 @@
 import type { Route } from '../rules/router.js';
 import type { PreparedMessage } from './message.js';
 import type { Position } from './position.js';
+import type { Coverage } from './ports.js';
 import type { ResetReason, Subscriber } from './subscriber.js';
 import type { SubscriberList } from './subscriber-list.js';
 
@@ -34,6 +35,8 @@ export interface ChannelState {
   /** Replaced when a reload gives the same mapping a new rule (payload, history, linger). */
   route: Route;
   readonly subscribers: SubscriberList;
+  /** What history.cover() returned when the channel last went live; null while not covered. */
+  coverage: Coverage | null;
   pending: Pending[];
   live: boolean;
   /** The broker link dropped while live: subscribers get a reset when coverage returns. */

@@ -107,7 +107,7 @@ export class Hub implements BrokerHandler {
     let state = this.channels.get(key);
     if (state === undefined) {
       state = {
-        key, keyHash: keyDigest(key), route, subscribers: new SubscriberList(), pending: [], live: false, gap: false, window: [],
+        key, keyHash: keyDigest(key), route, subscribers: new SubscriberList(), coverage: null, pending: [], live: false, gap: false, window: [],
         ck: streamCheck(route.redisChannel), lastStreamId: null, streamEpoch: null, resuming: [], healQueue: null,
       };
       this.channels.set(key, state);
@@ -284,6 +284,7 @@ export class Hub implements BrokerHandler {
     this.byRedis.delete(redisChannel);
     for (const state of group) {
       this.channels.delete(state.key);
+      state.coverage = null;
       this.o.history.uncover(state.key);
     }
   }
@@ -293,6 +294,7 @@ export class Hub implements BrokerHandler {
     if (!state.live) return;
     state.live = false;
     state.gap = state.subscribers.size > 0;
+    state.coverage = null;
     this.o.history.uncover(state.key);
   }
 
@@ -300,7 +302,7 @@ export class Hub implements BrokerHandler {
   private goLive(state: ChannelState): void {
     state.live = true;
     state.window = [];
-    this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
+    state.coverage = this.o.history.cover(state.key, ++this.seq, toDs(this.o.wallClock()));
     if (this.isDurable(state) && state.lastStreamId === null) this.durable!.describe(state);
     if (state.gap && this.isDurable(state) && state.lastStreamId !== null) {
       state.gap = false;
@@ -329,7 +331,7 @@ export class Hub implements BrokerHandler {
   }
 
   private fanOut(state: ChannelState, message: PreparedMessage, now: number): void {
-    this.o.history.append(state.key, message, state.route.rule.history, now);
+    if (state.coverage !== null) this.o.history.appendTo(state.coverage, message, state.route.rule.history, now);
     state.subscribers.deliverAll(message);
   }
 

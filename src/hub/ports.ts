@@ -96,7 +96,14 @@ export type Located = { readonly message: PreparedMessage; readonly key: string 
  */
 export interface History {
   append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
-  cover(key: string, fromSeq: number, fromDs: number): void;
+  /**
+   * append() to the coverage cover() returned, without looking the key up (once per message
+   * per channel). A coverage that uncover() has ended takes nothing, as append() to an
+   * uncovered key does.
+   */
+  appendTo(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
+  /** Returns the key's new coverage: the handle appendTo() takes. */
+  cover(key: string, fromSeq: number, fromDs: number): Coverage;
   /** Marks the key as no longer covered (broker subscription ended or link lost). */
   uncover(key: string): void;
   coverage(key: string): Coverage | null;

@@ -164,3 +164,30 @@ t.test('replay by time: after the tolerance replays, inside it is ambiguous, bef
   t.same(h.replayAfterTime('c', 190, 20, l, 0, 10), { ok: false, reason: 'ambiguous' });
   t.same(h.replayAfterTime('c', 110, 20, l, 0, 10), { ok: false, reason: 'not_covered' });
 });
+
+t.test('appendTo: the coverage cover() returned, its newest, and nothing once it ended', async (t) => {
+  const h = new MemoryHistory();
+  const first = h.cover('c', 10, 0);
+  h.appendTo(first, msg('c', 11, 0), limits, 0);
+  h.appendTo(first, msg('c', 12, 0), limits, 0);
+  t.equal(h.coverage('c')?.newest?.seq, 12, 'the coverage carries its newest message');
+  t.equal(h.newest('c')?.seq, 12);
+  for (let s = 13; s <= 20; s++) h.appendTo(first, msg('c', s, 0), limits, 0);
+  t.equal(first.newest?.seq, 20, 'still the newest after evictions');
+  t.equal(first.evictedUpTo, 17);
+  const second = h.cover('c', 30, 0);
+  h.appendTo(first, msg('c', 31, 0), limits, 0);
+  t.equal(h.newest('c'), null, 'a coverage that a new cover() replaced takes nothing');
+  h.appendTo(second, msg('c', 32, 0), limits, 0);
+  h.uncover('c');
+  h.appendTo(second, msg('c', 33, 0), limits, 0);
+  t.equal(h.coverage('c'), null);
+  h.cover('c', 40, 0);
+  t.equal(h.newest('c'), null, 'and neither does one that uncover() ended');
+  const aged = h.cover('d', 0, 0);
+  h.appendTo(aged, msg('d', 1, 0), limits, 0);
+  t.equal(h.sweep(5000), 0, 'sweep keeps within the history-wide bound (maxAgeMs default)');
+  h.maxAgeMs = 1000;
+  t.equal(h.sweep(5000), 1, 'an aged-out last message leaves');
+  t.equal(aged.newest, null, 'an emptied ring has no newest');
+});
