@@ -35,29 +35,68 @@ export async function startRedis() {
  * failover), for the `cluster` preset. `pids` lets the scenario read each shard's CPU.
  */
 export async function startCluster(masters = 3) {
-  const ports = await Promise.all(Array.from({ length: masters }, () => freePort()));
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-cluster-'));
-  const procs = ports.map((port) => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-    '--maxclients', '1000'], { stdio: 'ignore' }));
-  await Promise.all(ports.map((port) => waitForPort(port, 10000)));
-  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-  const admin = new Redis({ port: ports[0], host: '127.0.0.1' });
-  for (let i = 0; i < 200 && !String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await new Promise((r) => setTimeout(r, 50));
-  // Slot → master port, read once: the bench's channels do not move.
-  const owner = new Array(16384);
-  for (const [start, end, [, port]] of await admin.call('CLUSTER', 'SLOTS')) for (let s = start; s <= end; s++) owner[s] = Number(port);
-  admin.disconnect();
-  return {
-    cluster: true, ports, port: ports[0], pids: procs.map((p) => p.pid), url: `redis://127.0.0.1:${ports[0]}`,
-    seeds: ports.map((p) => `127.0.0.1:${p}`),
-    ownerOf: (channel) => owner[calculateSlot(channel)],
-    async stop() {
-      for (const p of procs) p.kill('SIGTERM');
-      await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)))));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const procs = [];
+  try {
+    const ports = [];
+    for (let i = 0; i < masters; i++) {
+      const { port, proc } = await startClusterNode(dir);
+      ports.push(port);
+      procs.push(proc);
+    }
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    const admin = new Redis({ port: ports[0], host: '127.0.0.1' });
+    for (let i = 0; i < 200 && !String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await new Promise((r) => setTimeout(r, 50));
+    // Slot → master port, read once: the bench's channels do not move.
+    const owner = new Array(16384);
+    for (const [start, end, [, port]] of await admin.call('CLUSTER', 'SLOTS')) for (let s = start; s <= end; s++) owner[s] = Number(port);
+    admin.disconnect();
+    return {
+      cluster: true, ports, port: ports[0], pids: procs.map((p) => p.pid), url: `redis://127.0.0.1:${ports[0]}`,
+      seeds: ports.map((p) => `127.0.0.1:${p}`),
+      ownerOf: (channel) => owner[calculateSlot(channel)],
+      async stop() {
+        await stopAll(procs);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    // Nothing of a cluster that did not come up outlives the row (a node left running kept
+    // the whole compare run from exiting).
+    await stopAll(procs);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * One cluster node on a free port, with its cluster bus on a free port of its own: redis'
+ * default bus port (port + 10000) may be taken by another process or lie past 65535, which
+ * failed one 3-shard row in each of two compare runs. A port taken between freePort() and
+ * redis' bind is retried on new ones.
+ */
+async function startClusterNode(dir) {
+  for (let attempt = 1; ; attempt++) {
+    const [port, bus] = [await freePort(), await freePort()];
+    const proc = spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+      '--maxclients', '1000'], { stdio: 'ignore' });
+    const exited = new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`redis-server on ${port} (bus ${bus}) exited with ${code}`))));
+    try {
+      await Promise.race([waitForPort(port, 10000), exited]);
+      exited.catch(() => {});
+      return { port, proc };
+    } catch (err) {
+      exited.catch(() => {});
+      await stopAll([proc]);
+      if (attempt === 5) throw err;
+    }
+  }
+}
+
+async function stopAll(procs) {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)))));
 }
 
 /** SPUBLISH, each channel on a raw RESP connection to the master of its slot (what a cluster-aware app does). */
