@@ -65,10 +65,6 @@ export class MemoryHistory implements History {
     return ring;
   }
 
-  newest(key: string): PreparedMessage | null {
-    return this.rings.get(key)?.newest ?? null;
-  }
-
   uncover(key: string): void {
     const ring = this.rings.get(key);
     if (ring === undefined) return;
@@ -107,12 +103,7 @@ export class MemoryHistory implements History {
     return false;
   }
 
-  append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
-    const ring = this.rings.get(key);
-    if (ring !== undefined) this.appendTo(ring, message, limits, nowMs);
-  }
-
-  appendTo(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
+  append(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void {
     // Only cover() makes coverages here: it is one of this history's rings.
     const ring = coverage as Ring;
     if (ring.ended) return;

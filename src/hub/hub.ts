@@ -331,7 +331,7 @@ export class Hub implements BrokerHandler {
   }
 
   private fanOut(state: ChannelState, message: PreparedMessage, now: number): void {
-    if (state.coverage !== null) this.o.history.appendTo(state.coverage, message, state.route.rule.history, now);
+    if (state.coverage !== null) this.o.history.append(state.coverage, message, state.route.rule.history, now);
     state.subscribers.deliverAll(message);
   }
 

@@ -78,7 +78,7 @@ export interface Coverage {
   /** Newest message that left the ring (0 when none). */
   readonly evictedUpTo: number;
   readonly evictedDs: number;
-  /** The newest message kept (what newest(key) answers): a head needs both from one lookup. */
+  /** The newest message kept: a head needs it and coveredFrom, from one lookup. */
   readonly newest: PreparedMessage | null;
 }
 
@@ -95,20 +95,16 @@ export type Located = { readonly message: PreparedMessage; readonly key: string 
  * impossible. Every kept message is indexed by its fingerprint across all keys.
  */
 export interface History {
-  append(key: string, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
   /**
-   * append() to the coverage cover() returned, without looking the key up (once per message
-   * per channel). A coverage that uncover() has ended takes nothing, as append() to an
-   * uncovered key does.
+   * Keeps `message` in the coverage cover() returned: no key lookup, once per message per
+   * channel. A coverage that uncover() or a later cover() has ended takes nothing.
    */
-  appendTo(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
-  /** Returns the key's new coverage: the handle appendTo() takes. */
+  append(coverage: Coverage, message: PreparedMessage, limits: HistoryConfig, nowMs: number): void;
+  /** Starts the key's coverage and returns it: the handle append() takes. */
   cover(key: string, fromSeq: number, fromDs: number): Coverage;
   /** Marks the key as no longer covered (broker subscription ended or link lost). */
   uncover(key: string): void;
   coverage(key: string): Coverage | null;
-  /** The newest message kept for the key. */
-  newest(key: string): PreparedMessage | null;
   /** One map lookup, whatever the number of channels. */
   locate(fp: string): Located;
   /**
