@@ -14,15 +14,15 @@ export type TransportName = 'sse' | 'ndjson' | 'ws' | 'poll';
 export type ResetReason = 'epoch' | 'evicted' | 'not_covered' | 'broker_gap' | 'invalid';
 
 /**
- * Where a subscriber sits in the channels' live lists (subscriber-list.ts). Hub-owned: an
- * implementation only starts them as `null`, `-1`, `null`, and never writes them.
+ * Where a subscriber sits in the channels' live lists (subscriber-list.ts). Hub-owned:
+ * subscribers extend Listed, which starts the fields as on no list, and never write them.
  */
-export interface Listed {
+export abstract class Listed {
   /** The first list it is on, and its index there. */
-  listedIn: object | null;
-  listedSlot: number;
+  listedIn: object | null = null;
+  listedSlot = -1;
   /** The others, when it is on several channels' lists. */
-  listedElsewhere: { readonly list: object; slot: number }[] | null;
+  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
 }
 
 /**

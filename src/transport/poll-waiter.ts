@@ -3,7 +3,7 @@ import type { ClientClassConfig } from '../config/types.js';
 import type { PollReset } from '../encode/poll.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
-import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { Flushable } from './flush.js';
 import type { Held } from './hold-wheel.js';
@@ -42,16 +42,12 @@ const NO_ROUTES: readonly Route[] = [];
  * subscriber on unsubscribe (pending, resuming and live sets alike), the hold wheel on
  * remove(), and a flush queued before the end finds `scheduled` cleared by start().
  */
-export class PollWaiter implements Subscriber, Session, Flushable, Held {
+export class PollWaiter extends Listed implements Subscriber, Session, Flushable, Held {
   get transport(): 'poll' {
     return 'poll';
   }
   open = true;
   sessionSlot = -1;
-  /** The hub's (subscriber.ts, Listed). */
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   private waiting = 0;
   /**
    * Allocated on the first message or reset: most held polls wait with neither. Bounded:
@@ -79,7 +75,9 @@ export class PollWaiter implements Subscriber, Session, Flushable, Held {
   /** The hub's ready callback, one for every route of every request this waiter serves. */
   readonly ready = (ready: Ready, route: Route): void => this.onReady(route, ready);
 
-  constructor(readonly owner: PollOwner) {}
+  constructor(readonly owner: PollOwner) {
+    super();
+  }
 
   /** Takes one request: every field as a new waiter would have it. */
   start(res: HttpResponse, ip: string, origin: string, routes: readonly Route[], cls: ClientClassConfig, fallback: string): this {

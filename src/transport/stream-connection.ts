@@ -2,7 +2,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
-import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import { unsentAfterWrite } from './backpressure.js';
 import type { Flushable } from './flush.js';
@@ -30,13 +30,9 @@ export interface StreamOwner {
  * One SSE or NDJSON stream: the hub's subscriber for each of its channels. Bytes are queued
  * per turn and written in one corked write by the owner's flush pass.
  */
-export class StreamConnection implements Subscriber, Session, Flushable {
+export class StreamConnection extends Listed implements Subscriber, Session, Flushable {
   open = true;
   sessionSlot = -1;
-  /** The hub's (subscriber.ts, Listed). */
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
   initial: PreparedMessage[] | null = [];
   private initialResets: { channel: string; reason: ResetReason }[] | null = null;
@@ -77,6 +73,7 @@ export class StreamConnection implements Subscriber, Session, Flushable {
     readonly maxUnsent: number,
     nowMs: number,
   ) {
+    super();
     // Two in-object fields rather than a reference to the Deadline: no extra object per stream.
     this.deadlineMs = deadline.atMs;
     this.deadlineReason = deadline.reason;

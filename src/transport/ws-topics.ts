@@ -1,6 +1,6 @@
 import { encodeWsControl } from '../encode/ws.js';
 import type { PreparedMessage } from '../hub/message.js';
-import type { ResetReason, Subscriber } from '../hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import type { PendingJoin, SubGroup, WsConn } from './ws-conn.js';
 
@@ -24,12 +24,8 @@ export interface TopicOwner {
  * in one go, so a busy one-socket channel still gets one write per turn for its burst
  * (ws.send drains what the topic holds for the socket first, so order holds either way).
  */
-export class TopicGroup implements Subscriber, SubGroup {
+export class TopicGroup extends Listed implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
-  /** The hub's (subscriber.ts, Listed). */
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   readonly members = new Set<WsConn>();
   /** The member while there is exactly one, else null. */
   private only: WsConn | null = null;
@@ -46,7 +42,9 @@ export class TopicGroup implements Subscriber, SubGroup {
     readonly owner: TopicOwner,
     public route: Route,
     readonly topic: string,
-  ) {}
+  ) {
+    super();
+  }
 
   addMember(conn: WsConn): void {
     this.members.add(conn);

@@ -5,7 +5,7 @@ import { MemoryHistory } from '../../src/history/memory.js';
 import { Hub, type Ready } from '../../src/hub/hub.js';
 import type { PreparedMessage } from '../../src/hub/message.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../../src/hub/ports.js';
-import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../../src/hub/subscriber.js';
 import { createLogger } from '../../src/log.js';
 import { makeRoute, type Route } from '../../src/rules/router.js';
 import { FakeScheduler } from '../helpers/fake-scheduler.js';
@@ -28,10 +28,7 @@ class RecordingBroker implements Broker {
   async close(): Promise<void> {}
 }
 
-class Sink implements Subscriber {
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
+class Sink extends Listed implements Subscriber {
   readonly transport = 'sse' as const;
   got: PreparedMessage[] = [];
   resets: [string, ResetReason][] = [];

@@ -7,7 +7,7 @@ import { Hub, type Ready } from '../../src/hub/hub.js';
 import type { PreparedMessage } from '../../src/hub/message.js';
 import type { Broker, BrokerStatus } from '../../src/hub/ports.js';
 import { parsePosition } from '../../src/hub/position.js';
-import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../../src/hub/subscriber.js';
 import { createLogger } from '../../src/log.js';
 import { makeRoute, type Route } from '../../src/rules/router.js';
 import { FakeScheduler } from '../helpers/fake-scheduler.js';
@@ -21,10 +21,7 @@ const quietBroker: Broker = {
   close: async () => {},
 };
 
-class Sink implements Subscriber {
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
+class Sink extends Listed implements Subscriber {
   readonly transport = 'sse' as const;
   got: PreparedMessage[] = [];
   deliver(m: PreparedMessage): void {

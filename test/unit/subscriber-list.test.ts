@@ -1,19 +1,18 @@
 import t from 'tap';
 import type { PreparedMessage } from '../../src/hub/message.js';
-import type { ResetReason, Subscriber } from '../../src/hub/subscriber.js';
+import { Listed, type ResetReason, type Subscriber } from '../../src/hub/subscriber.js';
 import { SubscriberList } from '../../src/hub/subscriber-list.js';
 
 const message = {} as PreparedMessage;
 
-class Sub implements Subscriber {
+class Sub extends Listed implements Subscriber {
   readonly transport = 'sse' as const;
-  listedIn: object | null = null;
-  listedSlot = -1;
-  listedElsewhere: { readonly list: object; slot: number }[] | null = null;
   got = 0;
   resets: string[] = [];
   onDeliver: (() => void) | null = null;
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    super();
+  }
   deliver(): void {
     this.got++;
     this.onDeliver?.();
