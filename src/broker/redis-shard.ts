@@ -15,6 +15,7 @@ export interface ShardEvents {
   status(link: ShardLink, status: BrokerStatus): void;
   /** SSUBSCRIBE acknowledged on the current connection: these channels are live here. */
   live(link: ShardLink, channels: readonly string[]): void;
+  /** A push; must not throw: the shard's reader calls it straight from the socket. */
   message(channel: string, payload: Buffer): void;
   /**
    * These subscriptions are gone or never took (the server pushed `sunsubscribe` because their
@@ -62,7 +63,8 @@ export class ShardLink {
     this.#events = events;
     this.#log = log.child({ shard: key });
     this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
-    readPushes(this.#conn, 'smessage', (channel, payload) => this.#guard('smessage', () => this.#onMessage(channel, payload)), this.#log);
+    // No #guard closure per message: events.message catches what the hub throws (redis-cluster.ts).
+    readPushes(this.#conn, 'smessage', (channel, payload) => this.#onMessage(channel, payload), this.#log);
     this.#wire();
     reviveOnEnd(this.#conn, reviveDelayMs, () => this.#status === 'closed', this.#log);
   }
