@@ -276,6 +276,10 @@ async function churn(target, pool, pub, spec, base) {
     serverCpuUsPerCycle: round(d.cpuUs / Math.max(1, s?.cycles ?? 0)),
     serverCpuS: round(d.cpuUs / 1e6, 3),
     serverMainThreadShare: d.cpuUs > 0 ? round(d.mainUs / d.cpuUs) : null,
+    // Kernel time per cycle is mostly the connection's own (accept, close, one read, one
+    // write) and varies with the machine's TIME_WAIT load; user time is the server's code.
+    serverSysShare: round(d.sysUs / Math.max(1, d.cpuUs), 2),
+    serverUserUsPerCycle: round(d.userUs / Math.max(1, s?.cycles ?? 0), 1),
     rssBaseKb: base.rssKb, rssKb: s1.rssKb,
     loadgenCpuS: round(st.cpuUs / 1e6, 3),
     errors: st.errors,

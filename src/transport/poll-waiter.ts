@@ -57,6 +57,12 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
   messages: PreparedMessage[] | null = null;
   resets: PollReset[] | null = null;
   private scheduled = false;
+  /**
+   * Set by PollTransport.accept while it subscribes: an answer due then is not queued for
+   * the end-of-turn pass but marked `due`, and written before the handler returns.
+   */
+  accepting = false;
+  due = false;
   holdSlot = -1;
   holdIndex = -1;
   res: HttpResponse | null = null;
@@ -86,6 +92,8 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
     this.messages = null;
     this.resets = null;
     this.scheduled = false;
+    this.accepting = false;
+    this.due = false;
     this.res = res;
     this.ip = ip;
     this.origin = origin;
@@ -154,6 +162,10 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
 
   private schedule(): void {
     if (this.scheduled || !this.allLive) return;
+    if (this.accepting) {
+      this.due = true;
+      return;
+    }
     this.scheduled = true;
     // One shared end-of-turn pass answers every poll that got something this turn.
     this.owner.answers.add(this);

@@ -98,11 +98,31 @@ export class PollTransport implements PollOwner, Transport {
     const fallback = isPosition(since) ? cursorText : this.ctx.hub.head(routes);
     const waiter = (this.pool.pop() ?? new PollWaiter(this)).start(res, facts.ip, facts.origin, routes, cls, fallback);
     claimResponse(res);
-    res.onAborted(waiter.abort);
     this.life.opened(waiter);
+    waiter.accepting = true;
+    this.life.subscribeAll(waiter, routes, since, waiter.ready);
+    waiter.accepting = false;
+    if (waiter.due) {
+      // Answerable now (a replay or a reset on every channel, found synchronously): answered
+      // in the handler's own cork, with no abort handler, hold or end-of-turn pass to set up
+      // and take down (a catch-up poll, and every churn cycle: bench/README.md).
+      this.answerNow(waiter);
+      return;
+    }
+    res.onAborted(waiter.abort);
     // A poll never outlives its token: it answers (empty) at expiry and the next poll is refused.
     this.holds.add(waiter, Math.min(cls.pollHoldMs, Math.max(0, auth.ttlMs)));
-    this.life.subscribeAll(waiter, routes, since, waiter.ready);
+  }
+
+  /** The answer to a poll that was due before its request handler returned (the response is corked). */
+  private answerNow(waiter: PollWaiter): void {
+    const outcome: PollOutcome = waiter.resets !== null ? 'reset' : 'message';
+    waiter.due = false;
+    const body = this.body(waiter);
+    this.finish(waiter, outcome);
+    writeJson(waiter.res!, 200, body, this.ctx.cors.headers(waiter.origin));
+    this.recycle(waiter);
+    this.reportDelivered();
   }
 
   /** Writes the answer (corked: this runs from timers and immediates) and releases the waiter. */

@@ -107,6 +107,41 @@ t.test('history after the cursor is answered at once, cut at pollBatchSize', asy
   t.same(b.body.messages.map((m) => m.data), ['h7', 'h8', 'h9']);
 });
 
+t.test('a poll answered at once (replay or reset) is a whole answer: CORS, counted, nothing left held, the connection reusable', async (t) => {
+  // Such a poll is written before its request handler returns, without a hold or an
+  // abort handler (PollTransport.accept); everything a held poll's answer has, it must have.
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:now`;
+  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => ws.close());
+  const start = (await ws.next((f) => f.type === 'subscribed')).position!;
+  for (let i = 0; i < 3; i++) await pub.publish(ch, `n${i}`);
+  await ws.waitForMessages(3);
+  const headers = { origin: 'https://ok.example' };
+  // fetch keeps one connection alive across these: each answer must have ended its response.
+  for (let round = 0; round < 20; round++) {
+    const a = await poll(h.url, [ch], { cursor: start, headers });
+    t.same(a.body.messages.map((m) => m.data), ['n0', 'n1', 'n2'], `round ${round}: the replay`);
+    t.equal(a.headers.get('access-control-allow-origin'), 'https://ok.example');
+    const r = await poll(h.url, [ch], { cursor: 'zzzzother:1', headers });
+    t.same(r.body.reset, [{ channel: ch, reason: 'epoch' }]);
+    t.equal(r.headers.get('access-control-allow-origin'), 'https://ok.example');
+  }
+  const m = await scrape(h.url);
+  t.equal(metricValue(m, 'herald_poll_holds_total', 'outcome="message"'), 20);
+  t.equal(metricValue(m, 'herald_poll_holds_total', 'outcome="reset"'), 20);
+  t.equal(metricValue(m, 'herald_messages_delivered_total', 'transport="poll"'), 60);
+  t.equal(metricValue(m, 'herald_polls_held'), 0);
+  t.ok(!(metricValue(m, 'herald_connections_open', 'transport="poll"') > 0), 'no poll connection counted open');
+  // And a poll at the head is still held, then answered by the next message.
+  const head = (await poll(h.url, [ch], { cursor: start })).body.cursor;
+  const held = poll(h.url, [ch], { cursor: head });
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_polls_held') === 1, { timeoutMs: 5000, what: 'one held poll' });
+  await pub.publish(ch, 'later');
+  t.same((await held).body.messages.map((m) => m.data), ['later']);
+});
+
 t.test('cursor from another epoch or malformed: explicit reset, answered at once', async (t) => {
   const p = uniquePrefix();
   const h = await startHerald(t, { config: config(p) });
