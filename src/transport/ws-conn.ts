@@ -25,7 +25,8 @@ export interface SubGroup extends Subscriber {
   addMember(conn: WsConn): void;
   deleteMember(conn: WsConn): void;
   pending: PendingJoin[];
-  releaseScheduled: boolean;
+  /** When the group was last found unused (TopicGroups); -1 while it is not listed as unused. */
+  unusedSinceMs: number;
   /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */
   resuming: number;
 }

@@ -8,7 +8,8 @@ import type { AuthResult } from './lifecycle/authorize.js';
 import type { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import { resumeFrom, type Since } from './lifecycle/resume.js';
 import { routeChange } from './lifecycle/revalidate.js';
-import { NEVER, type SocketSub, type SubGroup, type WsConn } from './ws-conn.js';
+import { NEVER, type SocketSub, type WsConn } from './ws-conn.js';
+import { TopicGroups } from './ws-groups.js';
 import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
 
 /**
@@ -17,7 +18,7 @@ import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
  * while it stays open, so here the lifecycle's unit is the subscription, not the connection.
  */
 export class WsSubscriptions implements TopicOwner {
-  private readonly groups = new Map<string, TopicGroup>();
+  private readonly groups: TopicGroups<TopicGroup>;
   private readonly bound: BufferBound<WsConn>;
 
   constructor(
@@ -30,6 +31,7 @@ export class WsSubscriptions implements TopicOwner {
     private readonly drop: (conn: WsConn) => void,
   ) {
     this.bound = new BufferBound(life.sessions, (conn) => conn.ws!, drop);
+    this.groups = new TopicGroups(life.now, (group) => this.ctx.hub.unsubscribe(group, group.route));
   }
 
   get groupCount(): number {
@@ -80,7 +82,7 @@ export class WsSubscriptions implements TopicOwner {
     let group = this.groups.get(topic);
     if (group === undefined) {
       group = new TopicGroup(this, sub.route, topic);
-      this.groups.set(topic, group);
+      this.groups.add(group);
       const g = group;
       this.ctx.hub.subscribe(g, sub.route, null, () => g.onReady());
     } else if (group.route.rule !== sub.route.rule) {
@@ -114,7 +116,7 @@ export class WsSubscriptions implements TopicOwner {
       group.resuming--;
       if (isSync) this.joined(group, conn, sub, ready);
       else if (conn.open && sub.group === group && sub.state === 'pending') conn.ws!.cork(() => this.joined(group, conn, sub, ready));
-      else this.releaseIfUnused(group);
+      else this.groups.left(group);
     });
     isSync = false;
   }
@@ -146,20 +148,12 @@ export class WsSubscriptions implements TopicOwner {
     } else {
       group.pending = group.pending.filter((p) => p.sub !== sub);
     }
-    this.releaseIfUnused(group);
+    this.groups.left(group);
   }
 
-  /** Gives the channel back to the hub once no socket is on it, waiting, or resuming. */
-  private releaseIfUnused(group: SubGroup): void {
-    if (!isUnused(group) || group.releaseScheduled) return;
-    group.releaseScheduled = true;
-    // Deferred: this can run inside the hub's fan-out (a sweep closing a socket), which must not re-enter the hub.
-    this.life.defer('ws topic release', () => {
-      group.releaseScheduled = false;
-      if (!isUnused(group) || this.groups.get(group.topic) !== group) return;
-      this.groups.delete(group.topic);
-      this.ctx.hub.unsubscribe(group, group.route);
-    });
+  /** Releases the topic groups no socket has used for their linger (from the transport's tick). */
+  sweepGroups(): void {
+    this.groups.sweep();
   }
 
   /**
@@ -242,8 +236,4 @@ export class WsSubscriptions implements TopicOwner {
     }
     return ended;
   }
-}
-
-function isUnused(group: SubGroup): boolean {
-  return group.members.size === 0 && group.pending.length === 0 && group.resuming === 0;
 }

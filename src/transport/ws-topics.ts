@@ -34,7 +34,7 @@ export class TopicGroup extends Listed implements Subscriber, SubGroup {
   /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
   pending: PendingJoin[] = [];
   ready = false;
-  releaseScheduled = false;
+  unusedSinceMs = -1;
   /** Sockets whose resume reads a durable channel's stream (issue 10): the group stays meanwhile. */
   resuming = 0;
 
@@ -57,6 +57,8 @@ export class TopicGroup extends Listed implements Subscriber, SubGroup {
   }
 
   deliver(message: PreparedMessage): void {
+    // A lingering group (TopicGroups): no socket to send to, nothing to encode.
+    if (this.members.size === 0) return;
     const direct = this.only !== null && message.receivedAtMs !== this.directAtMs;
     if (direct) this.directAtMs = message.receivedAtMs;
     this.owner.publish(this, message.ws, true, direct ? this.only : null);

@@ -171,6 +171,7 @@ export class WsTransport implements Transport {
   }
 
   private tick(): void {
+    this.subs.sweepGroups();
     const now = this.now();
     for (const conn of this.life.sessions) {
       const cls = conn.cls;

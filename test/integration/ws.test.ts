@@ -263,3 +263,31 @@ t.test('one socket on a channel, then two, then one: bursts arrive whole and in 
   t.same(a.messages().map((m) => m.data), expected, 'the socket that stayed: every message, in order, across the three phases');
   t.same(b.messages().map((m) => m.data), expected.slice(150, 300), 'the socket that came and went: its phase only');
 });
+
+t.test('a channel whose last socket left keeps its topic group a moment: a socket back within it resumes without gap or duplicate', async (t) => {
+  // TopicGroups: the group stays a hub subscriber with no socket for GROUP_LINGER_MS, then is released.
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const ch = `${p}:back`;
+  const a = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
+  await a.next((f) => f.type === 'subscribed');
+  await pub.publish(ch, 'one');
+  await a.waitForMessages(1);
+  const last = a.messages()[0]!.id!;
+  a.close();
+  await waitFor(async () => metricValue(await scrape(h.url), 'herald_connections_open', 'transport="ws"') === 0, { timeoutMs: 5000, what: 'the socket gone' });
+  // Past the broker's own linger (300 ms here), inside the group's: still covered. Published
+  // now, while no socket is on the channel, nobody gets it live.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await pub.publish(ch, 'two');
+  const b = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}&since=${encodeURIComponent(last)}`);
+  t.teardown(() => b.close());
+  await b.next((f) => f.type === 'subscribed');
+  await pub.publish(ch, 'three');
+  await b.waitForMessages(2);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(b.messages().map((m) => m.data), ['two', 'three'], 'the gap replayed, then live, each once');
+  // Long after every socket left, the channel is given back (group, then the broker's linger).
+  b.close();
+  await waitFor(async () => !(metricValue(await scrape(h.url), 'herald_channels') > 0), { timeoutMs: 10000, what: 'the channel released' });
+});
