@@ -22,7 +22,9 @@ const round = (v, d = 2) => (v === null || !Number.isFinite(v) ? null : Math.rou
 function windowHook(target, spec) {
   const cmd = process.env.HERALD_BENCH_WINDOW_HOOK;
   if (!cmd) return;
-  const env = { ...process.env, HERALD_BENCH_PID: String(target.pids()[0]), HERALD_BENCH_TARGET: target.name, HERALD_BENCH_SECONDS: String(spec.seconds) };
+  const env = { ...process.env, HERALD_BENCH_PID: String(target.pids()[0]), HERALD_BENCH_TARGET: target.name, HERALD_BENCH_SECONDS: String(spec.seconds),
+    // One word per row (its preset, transport and label), to name a profile per row.
+    HERALD_BENCH_ROW: `${spec.preset}-${Object.keys(spec.mix ?? {}).join('+')}-${spec.label}`.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '') };
   spawn('sh', ['-c', cmd], { env, stdio: 'ignore' }).on('error', (err) => console.error(`window hook: ${err.message}`));
 }
 
