@@ -58,11 +58,10 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
   resets: PollReset[] | null = null;
   private scheduled = false;
   /**
-   * Set by PollTransport.accept while it subscribes: an answer due then is not queued for
-   * the end-of-turn pass but marked `due`, and written before the handler returns.
+   * Set by PollTransport.accept while it subscribes: an answer due then (see `due`) is not
+   * queued for the end-of-turn pass but written before the handler returns.
    */
   accepting = false;
-  due = false;
   holdSlot = -1;
   holdIndex = -1;
   res: HttpResponse | null = null;
@@ -93,7 +92,6 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
     this.resets = null;
     this.scheduled = false;
     this.accepting = false;
-    this.due = false;
     this.res = res;
     this.ip = ip;
     this.origin = origin;
@@ -114,6 +112,16 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
 
   get allLive(): boolean {
     return this.waiting === 0;
+  }
+
+  /** Every channel is live and something (a message or a reset) is there to answer with. */
+  get due(): boolean {
+    return this.allLive && (this.messages !== null || this.resets !== null);
+  }
+
+  /** How the answer that is due ends the hold. */
+  get outcome(): 'message' | 'reset' {
+    return this.resets !== null ? 'reset' : 'message';
   }
 
   deliver(message: PreparedMessage): void {
@@ -162,10 +170,7 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
 
   private schedule(): void {
     if (this.scheduled || !this.allLive) return;
-    if (this.accepting) {
-      this.due = true;
-      return;
-    }
+    if (this.accepting) return;
     this.scheduled = true;
     // One shared end-of-turn pass answers every poll that got something this turn.
     this.owner.answers.add(this);
@@ -175,7 +180,7 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
     // Queued by an earlier request of this (pooled) waiter: start() cleared the flag.
     if (!this.scheduled) return;
     this.scheduled = false;
-    this.owner.answer(this, this.resets !== null ? 'reset' : 'message');
+    this.owner.answer(this, this.outcome);
   }
 }
 

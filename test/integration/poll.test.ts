@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { poll, WsClient } from '../helpers/clients.js';
 import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
 import { redisWithPublisher } from '../helpers/redis.js';
@@ -21,6 +22,19 @@ limits: { pollBatchSize: 7 }
 cors: { origins: ["https://ok.example"] }
 log: { level: warn }
 `;
+}
+
+/**
+ * Publishes `data` on `ch` while a WebSocket keeps the channel covered (nobody polls yet), and
+ * returns the position before the first of them, once all are in Herald's history.
+ */
+async function publishCovered(t: Test, wsUrl: string, ch: string, data: readonly string[]): Promise<string> {
+  const ws = await WsClient.open(`${wsUrl}/ws?channel=${ch}`);
+  t.teardown(() => ws.close());
+  const start = (await ws.next((f) => f.type === 'subscribed')).position!;
+  for (const d of data) await pub.publish(ch, d);
+  await ws.waitForMessages(data.length);
+  return start;
 }
 
 t.test('200 consecutive polls under a steady publish rate get every message once, in order', async (t) => {
@@ -94,13 +108,8 @@ t.test('history after the cursor is answered at once, cut at pollBatchSize', asy
   const p = uniquePrefix();
   const h = await startHerald(t, { config: config(p) });
   const ch = `${p}:batch`;
-  // A WebSocket keeps the channel covered while nobody polls.
-  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
-  t.teardown(() => ws.close());
-  const subscribed = await ws.next((f) => f.type === 'subscribed');
-  for (let i = 0; i < 10; i++) await pub.publish(ch, `h${i}`);
-  await ws.waitForMessages(10);
-  const a = await poll(h.url, [ch], { cursor: subscribed.position! });
+  const start = await publishCovered(t, h.wsUrl, ch, Array.from({ length: 10 }, (_, i) => `h${i}`));
+  const a = await poll(h.url, [ch], { cursor: start });
   t.same(a.body.messages.map((m) => m.data), ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
   t.equal(a.body.cursor, a.body.messages[6]!.id, 'cursor is the last one sent');
   const b = await poll(h.url, [ch], { cursor: a.body.cursor });
@@ -113,11 +122,7 @@ t.test('a poll answered at once (replay or reset) is a whole answer: CORS, count
   const p = uniquePrefix();
   const h = await startHerald(t, { config: config(p) });
   const ch = `${p}:now`;
-  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
-  t.teardown(() => ws.close());
-  const start = (await ws.next((f) => f.type === 'subscribed')).position!;
-  for (let i = 0; i < 3; i++) await pub.publish(ch, `n${i}`);
-  await ws.waitForMessages(3);
+  const start = await publishCovered(t, h.wsUrl, ch, ['n0', 'n1', 'n2']);
   const headers = { origin: 'https://ok.example' };
   // fetch keeps one connection alive across these: each answer must have ended its response.
   for (let round = 0; round < 20; round++) {
@@ -200,11 +205,7 @@ t.test('polls answered back to back from history each get their own run of messa
   const h = await startHerald(t, { config: config(p) });
   const ch = `${p}:runs`;
   const other = `${p}:runs-other`;
-  const ws = await WsClient.open(`${h.wsUrl}/ws?channel=${ch}`);
-  t.teardown(() => ws.close());
-  const start = (await ws.next((f) => f.type === 'subscribed')).position!;
-  for (let i = 0; i < 4; i++) await pub.publish(ch, `r${i}`);
-  await ws.waitForMessages(4);
+  const start = await publishCovered(t, h.wsUrl, ch, ['r0', 'r1', 'r2', 'r3']);
   const ids = (await poll(h.url, [ch], { cursor: start })).body.messages.map((m) => m.id);
   t.equal(ids.length, 4);
   // Concurrent polls with different cursors, and two pairs with the same one: answered in
