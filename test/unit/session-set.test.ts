@@ -3,7 +3,7 @@ import { SessionSet } from '../../src/transport/lifecycle/session-set.js';
 
 const member = (name: string) => ({ name, sessionSlot: -1 });
 
-t.test('add, delete (swap with the last), size and has', async (t) => {
+t.test('add, delete (swap with the last), size', async (t) => {
   const set = new SessionSet<ReturnType<typeof member>>();
   const [a, b, c] = [member('a'), member('b'), member('c')];
   set.add(a);
