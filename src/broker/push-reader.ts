@@ -19,6 +19,10 @@
  *   ioredis alone for the rest of its life: the same bytes, the same outcome as without it.
  * - A cut-off reply is held, and is only joined once the bytes it needs have come, so a large
  *   payload arriving in many chunks is copied once, not once per chunk.
+ * - `borrowed` chunks (a socket reading into its own buffer: redis-direct-read.ts) are valid only
+ *   during feed(): what is held past it, and every reply handed to ioredis (whose parser keeps
+ *   views of what it parses), is copied first; a push's payload is lent to `onPush`, which
+ *   must not keep it (BrokerHandler.onMessage).
  */
 
 export type PushKind = 'message' | 'smessage';
@@ -43,6 +47,7 @@ export class PushReader {
   readonly #onPush: (channel: string, payload: Buffer) => void;
   readonly #passOn: (replies: Buffer) => void;
   readonly #isSubscriber: () => boolean;
+  readonly #borrowed: boolean;
   /** The start of a cut-off reply and what came after it, until `#need` bytes are here. */
   #held: Buffer[] | null = null;
   #heldBytes = 0;
@@ -55,23 +60,31 @@ export class PushReader {
   #payloadStart = 0;
   #payloadEnd = 0;
 
-  constructor(kind: PushKind, onPush: (channel: string, payload: Buffer) => void, passOn: (replies: Buffer) => void, isSubscriber: () => boolean) {
+  constructor(kind: PushKind, onPush: (channel: string, payload: Buffer) => void, passOn: (replies: Buffer) => void, isSubscriber: () => boolean, borrowed = false) {
     this.#prefix = PREFIXES[kind];
     this.#onPush = onPush;
     this.#passOn = passOn;
     this.#isSubscriber = isSubscriber;
+    this.#borrowed = borrowed;
   }
 
   feed(chunk: Buffer): void {
-    if (this.#isBroken) return this.#passOn(chunk);
+    if (this.#isBroken) return this.#passOn(this.#borrowed ? Buffer.from(chunk) : chunk);
     let buf = chunk;
+    /** Whether `buf` stays valid after this call (false: a borrowed chunk). */
+    let owned = !this.#borrowed;
     if (this.#held !== null) {
-      this.#held.push(chunk);
       this.#heldBytes += chunk.length;
-      if (this.#heldBytes < this.#need) return;
+      if (this.#heldBytes < this.#need) {
+        this.#held.push(owned ? chunk : Buffer.from(chunk));
+        return;
+      }
+      this.#held.push(chunk);
       buf = Buffer.concat(this.#held, this.#heldBytes);
       this.#held = null;
+      owned = true;
     }
+    const keep = owned ? keepView : copyView;
     const end = buf.length;
     let pos = 0;
     /** Where the run of replies not yet handed to ioredis began (-1: none). */
@@ -83,7 +96,7 @@ export class PushReader {
         if (after === INCOMPLETE) break;
         if (after === UNREADABLE) {
           this.#isBroken = true;
-          return this.#passOn(buf.subarray(runStart < 0 ? pos : runStart));
+          return this.#passOn(keep(buf.subarray(runStart < 0 ? pos : runStart)));
         }
         if (runStart < 0) runStart = pos;
         pos = after;
@@ -91,16 +104,16 @@ export class PushReader {
       }
       // The replies before this push first: one of them may be what changes subscriber mode.
       if (runStart >= 0) {
-        this.#passOn(buf.subarray(runStart, pos));
+        this.#passOn(keep(buf.subarray(runStart, pos)));
         runStart = -1;
       }
       if (this.#isSubscriber()) this.#onPush(buf.toString('utf8', this.#channelStart, this.#channelEnd), buf.subarray(this.#payloadStart, this.#payloadEnd));
-      else this.#passOn(buf.subarray(pos, afterPush));
+      else this.#passOn(keep(buf.subarray(pos, afterPush)));
       pos = afterPush;
     }
-    if (runStart >= 0) this.#passOn(buf.subarray(runStart, pos));
+    if (runStart >= 0) this.#passOn(keep(buf.subarray(runStart, pos)));
     if (pos < end) {
-      this.#held = [buf.subarray(pos)];
+      this.#held = [keep(buf.subarray(pos))];
       this.#heldBytes = end - pos;
     }
   }
@@ -172,6 +185,9 @@ export class PushReader {
     }
   }
 }
+
+const keepView = (view: Buffer): Buffer => view;
+const copyView = (view: Buffer): Buffer => Buffer.from(view);
 
 const BAD_NUMBER = -0x7fffffff;
 /** The length afterLength() read (a module slot: no object per call on the hot path). */

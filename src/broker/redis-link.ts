@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { takeReads } from './redis-direct-read.js';
 import { PushReader, type PushKind } from './push-reader.js';
 
 /**
@@ -48,8 +49,10 @@ export function linkOptions(config: BrokerConfig): RedisOptions {
  */
 export function connectSingle(config: BrokerConfig, options: RedisOptions): Redis {
   if (config.kind === 'sentinel') {
+    // ioredis' sentinel connector asks the sentinels where the master is: never replaced.
+    const { Connector: _replaced, ...sentinelOptions } = options;
     return new Redis({
-      ...options,
+      ...sentinelOptions,
       ...credentialsOf(config.url),
       sentinels: config.sentinel.nodes.map((n) => ({ host: n.host, port: n.port })),
       name: config.sentinel.masterName,
@@ -164,7 +167,9 @@ function isSubscriber(conn: Redis): boolean {
  * Delivers a subscriber link's pushes of `kind` to `onPush`: straight from the socket through a
  * PushReader (push-reader.ts: why), installed again on every connect since each has a new
  * socket. ioredis' DataHandler attaches its parser with prependListener('data') as the
- * socket's only reader; the PushReader takes its place and hands it every other reply.
+ * socket's only reader; the PushReader takes its place and hands it every other reply. A link
+ * made with DirectReadConnector (redis-direct-read.ts) gives the PushReader its reads before any
+ * stream does; other sockets (TLS) are read through 'data'.
  *
  * If ioredis ever attaches differently (not exactly one 'data' listener), the link keeps
  * ioredis' own path, with its `messageBuffer`/`smessageBuffer` events, plus a plain listener
@@ -183,8 +188,9 @@ export function readPushes(conn: Redis, kind: PushKind, onPush: (channel: string
       return;
     }
     const parse = readers[0] as (replies: Buffer) => void;
-    const reader = new PushReader(kind, onPush, parse, () => isSubscriber(conn));
     stream.removeListener('data', parse);
-    stream.on('data', (chunk: Buffer) => reader.feed(chunk));
+    const isDirect = takeReads(stream, (chunk) => reader.feed(chunk));
+    const reader = new PushReader(kind, onPush, parse, () => isSubscriber(conn), isDirect);
+    if (!isDirect) stream.on('data', (chunk: Buffer) => reader.feed(chunk));
   });
 }

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
+import { DirectReadConnector } from './redis-direct-read.js';
 import { quitOrDrop, readPushes, reviveOnEnd } from './redis-link.js';
 import { slotOf } from './redis-slots.js';
 
@@ -62,7 +63,7 @@ export class ShardLink {
     this.key = key;
     this.#events = events;
     this.#log = log.child({ shard: key });
-    this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
+    this.#conn = new Redis({ ...options, autoResubscribe: false, connectionName: `herald:sub:${process.pid}`, Connector: DirectReadConnector });
     // No #guard closure per message: events.message catches what the hub throws (redis-cluster.ts).
     readPushes(this.#conn, 'smessage', (channel, payload) => this.#onMessage(channel, payload), this.#log);
     this.#wire();

@@ -4,6 +4,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerHandler, BrokerStatus } from '../hub/ports.js';
 import type { Logger } from '../log.js';
+import { DirectReadConnector } from './redis-direct-read.js';
 import { connectSingle, linkOptions, quitOrDrop, ReadyGate, readPushes, reviveOnEnd } from './redis-link.js';
 
 /** Counters the daemon binds to metrics; called from the broker's own event callbacks. */
@@ -69,7 +70,7 @@ export class RedisBroker implements Broker {
     this.#stats = stats;
     this.#probeChannel = `${config.probeChannel}:${process.pid}-${randomBytes(4).toString('hex')}`;
     const common = linkOptions(config);
-    this.#sub = connectSingle(config, { ...common, autoResubscribe: false, connectionName: `herald:sub:${process.pid}` });
+    this.#sub = connectSingle(config, { ...common, autoResubscribe: false, connectionName: `herald:sub:${process.pid}`, Connector: DirectReadConnector });
     readPushes(this.#sub, 'message', (channel, payload) => this.#onMessage(channel, payload), this.#log);
     this.#pub = connectSingle(config, {
       ...common,

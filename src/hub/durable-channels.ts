@@ -109,7 +109,8 @@ export class DurableChannels {
     }
     if (state.healQueue !== null) {
       if (state.healQueue === OVERFLOW) return;
-      if (state.healQueue.length < this.h.options().replayMax) state.healQueue.push(raw);
+      // A copy: the payload is the broker's read buffer, valid during this call only (ports.ts).
+      if (state.healQueue.length < this.h.options().replayMax) state.healQueue.push(Buffer.from(raw));
       else state.healQueue = OVERFLOW;
       return;
     }

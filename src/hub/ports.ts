@@ -12,7 +12,11 @@ export type BrokerStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
  * Callbacks must not throw (the broker guards them anyway and logs).
  */
 export interface BrokerHandler {
-  /** One message from the broker, in the order the broker received it. */
+  /**
+   * One message from the broker, in the order the broker received it. `payload` may be a view
+   * of the link's read buffer (broker/redis-direct-read.ts), valid only during the call: copy what
+   * is kept past it.
+   */
   onMessage(redisChannel: string, payload: Buffer): void;
   /**
    * These channels' subscriptions are confirmed live (SUBSCRIBE acknowledged): every message

@@ -21,7 +21,8 @@ export class RecordingHandler implements BrokerHandler {
   throwOnMessage = false;
 
   onMessage(redisChannel: string, payload: Buffer): void {
-    this.messages.push({ channel: redisChannel, payload });
+    // A copy: the payload may be a view of the link's read buffer, lent for this call only (ports.ts).
+    this.messages.push({ channel: redisChannel, payload: Buffer.from(payload) });
     if (this.throwOnMessage) throw new Error('handler failure (test)');
   }
   onLive(redisChannels: readonly string[]): void {
@@ -99,6 +100,21 @@ export function brokerContract(t: Tap, name: string, makeBroker: () => Broker | 
     await waitFor(() => handler.payloadsOf(channel).length === 1000, { timeoutMs: 10_000, what: '1,000 messages' });
     const got = handler.payloadsOf(channel).map((b) => b.toString());
     t.same(got, Array.from({ length: 1000 }, (_, i) => `m${i}`));
+  });
+
+  t.test(`${name}: payloads larger than a read, among small ones, arrive whole and in order`, async (t) => {
+    const { broker, handler, prefix } = await setup(t);
+    const channel = `${prefix}large`;
+    await handler.subscribe(broker, [channel]);
+    // Past the 64 KiB a direct-read link reads at once (broker/redis-direct-read.ts), with small
+    // payloads in between, so reads end mid-payload and the read buffer is reused under it.
+    const sent = Array.from({ length: 60 }, (_, i) =>
+      i % 10 === 3 ? Buffer.from(Array.from({ length: 150_000 + i }, (_, k) => (k * 7 + i) & 0xff)) : Buffer.from(`small ${i}`),
+    );
+    await Promise.all(sent.map((payload) => broker.publish(channel, payload)));
+    await waitFor(() => handler.payloadsOf(channel).length === sent.length, { timeoutMs: 10_000, what: `${sent.length} payloads` });
+    const got = handler.payloadsOf(channel);
+    t.equal(got.filter((payload, i) => !payload.equals(sent[i]!)).length, 0, 'every payload byte-exact, in publish order');
   });
 
   t.test(`${name}: unsubscribe stops delivery; publish reports receivers`, async (t) => {

@@ -28,7 +28,7 @@ function show(reply: unknown): string {
  * Feeds `stream` in the given chunks. ioredis is modelled by a real parser behind passOn that
  * enters subscriber mode on a `subscribe`/`ssubscribe` reply and leaves it on `unsubscribe … 0`.
  */
-function run(kind: PushKind, stream: Buffer, cuts: readonly number[], subscribed = false): { events: string[]; passedBytes: Buffer[] } {
+function run(kind: PushKind, stream: Buffer, cuts: readonly number[], subscribed = false, borrowed = false): { events: string[]; passedBytes: Buffer[] } {
   const events: string[] = [];
   const passedBytes: Buffer[] = [];
   let isSubscriber = subscribed;
@@ -47,14 +47,26 @@ function run(kind: PushKind, stream: Buffer, cuts: readonly number[], subscribed
     kind,
     (channel, payload) => events.push(`push ${channel} ${payload.toString('latin1')}`),
     (bytes) => {
-      passedBytes.push(Buffer.from(bytes));
+      // Borrowed: kept as given, so a hand-over that is not a copy shows up as the garbage below.
+      passedBytes.push(borrowed ? bytes : Buffer.from(bytes));
       parser.execute(bytes);
     },
     () => isSubscriber,
+    borrowed,
   );
+  // A borrowed chunk lives in one reused buffer (a socket's onread buffer), overwritten after each feed.
+  const scratch = Buffer.alloc(stream.length);
   let at = 0;
   for (const cut of [...cuts, stream.length]) {
-    if (cut > at) reader.feed(stream.subarray(at, cut));
+    if (cut > at) {
+      if (borrowed) {
+        stream.copy(scratch, 0, at, cut);
+        reader.feed(scratch.subarray(0, cut - at));
+        scratch.fill(0xee);
+      } else {
+        reader.feed(stream.subarray(at, cut));
+      }
+    }
     at = Math.max(at, cut);
   }
   return { events, passedBytes };
@@ -135,6 +147,43 @@ t.test('one byte at a time, and random chunkings', async (t) => {
   t.pass('200 random chunkings');
 });
 
+t.test('borrowed chunks (one read buffer, overwritten after each feed): the same events, and ioredis gets copies', async (t) => {
+  const want = expected('message', MIXED);
+  const wantBytes = Buffer.concat(run('message', MIXED, []).passedBytes);
+  t.ok(wantBytes.length > 0, 'some replies are handed on');
+  let seed = 11;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const chunkings = [[], Array.from({ length: MIXED.length }, (_, i) => i)];
+  for (let cut = 1; cut < MIXED.length; cut++) chunkings.push([cut]);
+  for (let round = 0; round < 200; round++) {
+    chunkings.push(Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * MIXED.length)).sort((a, b) => a - b));
+  }
+  let mismatches = 0;
+  for (const cuts of chunkings) {
+    const got = run('message', MIXED, cuts, false, true);
+    const same = JSON.stringify(got.events) === JSON.stringify(want) && Buffer.concat(got.passedBytes).equals(wantBytes);
+    if (!same && ++mismatches < 3) {
+      t.same(got.events, want, `cuts ${cuts.join(',')}`);
+      t.same(Buffer.concat(got.passedBytes).toString('latin1'), wantBytes.toString('latin1'), 'handed-on bytes intact after the buffer was reused');
+    }
+  }
+  t.equal(mismatches, 0, `${chunkings.length} chunkings, whole, byte by byte, every single cut and random`);
+});
+
+t.test('borrowed: a large payload held across reads survives the buffer being reused', async (t) => {
+  const payload = Buffer.from(Array.from({ length: 200_000 }, (_, i) => 97 + (i % 26)));
+  const stream = Buffer.concat([push('message', 'big', payload), push('message', 'big', 'small')]);
+  const pushes: Array<[string, string]> = [];
+  const reader = new PushReader('message', (c, p) => pushes.push([c, p.toString('latin1')]), () => t.fail('nothing to hand on'), () => true, true);
+  const scratch = Buffer.alloc(65536);
+  for (let at = 0; at < stream.length; at += scratch.length) {
+    const n = stream.copy(scratch, 0, at, Math.min(stream.length, at + scratch.length));
+    reader.feed(scratch.subarray(0, n));
+    scratch.fill(0xee);
+  }
+  t.same(pushes, [['big', payload.toString('latin1')], ['big', 'small']]);
+});
+
 t.test('a shard link takes smessage pushes and hands message arrays on', async (t) => {
   const stream = Buffer.concat([
     array(bulk('ssubscribe'), bulk('{a}x'), Buffer.from(':1\r\n')),
@@ -167,6 +216,14 @@ t.test('a reply it cannot frame hands the rest of the link to ioredis, byte for 
   const handed = Buffer.concat(passedBytes);
   t.ok(handed.subarray(handed.length - tail.length).equals(tail), 'the unreadable reply and everything after it went to ioredis as they came');
   t.notOk(events.some((e) => e === 'push c p'), 'no push taken after it');
+  // ioredis' parser after its fatal error depends on how the bytes were cut: borrowed is
+  // compared with a stream of the same cuts.
+  for (const cuts of [[60], [20, 60, 70], Array.from({ length: stream.length }, (_, i) => i)]) {
+    const owned = run('message', stream, cuts);
+    const borrowed = run('message', stream, cuts, false, true);
+    t.same(borrowed.events, owned.events, `borrowed, ${cuts.length} cuts: the same events`);
+    t.ok(Buffer.concat(borrowed.passedBytes).equals(Buffer.concat(owned.passedBytes)), 'and the same bytes, intact after the buffer was reused');
+  }
 });
 
 t.test('a large payload in many chunks is joined once', async (t) => {
