@@ -148,15 +148,13 @@ export class MemoryHistory implements History {
 
   /** Newest-first walk while `wanted` holds; more than `max` is `evicted` (no partial replay). */
   private collect(ring: Ring, wanted: (m: PreparedMessage) => boolean, max: number): Replay {
-    const messages: PreparedMessage[] = [];
-    for (let i = ring.items.length - 1; i >= ring.head; i--) {
-      const item = ring.items[i]!;
-      if (!wanted(item)) break;
-      if (messages.length === max) return { ok: false, reason: 'evicted' };
-      messages.push(item);
-    }
-    messages.reverse();
-    return { ok: true, messages };
+    // The wanted run is the ring's tail: found first, then copied once at its size (a catch-up
+    // poll at 1,000 msg/s replays ~40 messages: no growing array, no reverse).
+    const items = ring.items;
+    let start = items.length;
+    while (start > ring.head && wanted(items[start - 1]!)) start--;
+    if (items.length - start > max) return { ok: false, reason: 'evicted' };
+    return { ok: true, messages: items.slice(start) };
   }
 
   sweep(nowMs: number): number {

@@ -144,9 +144,11 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
   onReady(route: Route, ready: Ready): void {
     if (!this.open) return;
     if (ready.replay.length > 0) {
-      const messages = (this.messages ??= []);
-      for (const m of ready.replay) messages.push(m);
-      this.bound(messages);
+      // The first channel's replay is copied at its size (a catch-up poll's run of messages);
+      // a copy, since a replay may be shared (a durable resume's queue).
+      if (this.messages === null) this.messages = ready.replay.slice();
+      else for (const m of ready.replay) this.messages.push(m);
+      this.bound(this.messages);
     }
     if (ready.reset !== null) (this.resets ??= []).push({ channel: route.channel, reason: ready.reset });
     if (--this.waiting !== 0) return;
