@@ -144,8 +144,8 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
   onReady(route: Route, ready: Ready): void {
     if (!this.open) return;
     if (ready.replay.length > 0) {
-      // The first channel's replay is copied at its size (a catch-up poll's run of messages);
-      // a copy, since a replay may be shared (a durable resume's queue).
+      // The first channel's replay is copied at its size (a catch-up poll's run of messages):
+      // a Ready's replay is read-only, and this array is pushed to and cut.
       if (this.messages === null) this.messages = ready.replay.slice();
       else for (const m of ready.replay) this.messages.push(m);
       this.bound(this.messages);
