@@ -69,22 +69,21 @@ export class PushReader {
   }
 
   feed(chunk: Buffer): void {
-    if (this.#isBroken) return this.#passOn(this.#borrowed ? Buffer.from(chunk) : chunk);
+    /** What makes a part of `buf` outlive this call: a copy while `buf` is a borrowed chunk. */
+    let keep = this.#borrowed ? copyView : keepView;
+    if (this.#isBroken) return this.#passOn(keep(chunk));
     let buf = chunk;
-    /** Whether `buf` stays valid after this call (false: a borrowed chunk). */
-    let owned = !this.#borrowed;
     if (this.#held !== null) {
       this.#heldBytes += chunk.length;
       if (this.#heldBytes < this.#need) {
-        this.#held.push(owned ? chunk : Buffer.from(chunk));
+        this.#held.push(keep(chunk));
         return;
       }
       this.#held.push(chunk);
       buf = Buffer.concat(this.#held, this.#heldBytes);
       this.#held = null;
-      owned = true;
+      keep = keepView;
     }
-    const keep = owned ? keepView : copyView;
     const end = buf.length;
     let pos = 0;
     /** Where the run of replies not yet handed to ioredis began (-1: none). */

@@ -139,7 +139,6 @@ export class PollTransport implements PollOwner, Transport {
     if (inHandler || (outcome !== 'message' && outcome !== 'reset')) this.reportDelivered();
   }
 
-
   private reportDelivered(): void {
     if (this.deliveredInPass === 0) return;
     this.ctx.stats.delivered('poll', this.deliveredInPass);
