@@ -12,6 +12,34 @@ const transportOf = (r) => (r.spec?.mix ? (Object.keys(r.spec.mix).length > 1 ? 
 const p99Of = (r) => (r.perTransport ? Math.max(...Object.values(r.perTransport).map((x) => x.latencyMs?.p99 ?? 0)) : null);
 const isFloor = (r) => r.target.startsWith('floor');
 
+/**
+ * Herald's GC and event-loop delay per measured window (runtime-probe.mjs), beside the row's
+ * p99, so a tail can be told apart: GC pauses or long turns that reach it, or neither.
+ */
+function runtimeMarkdown(results) {
+  const rows = results.filter((r) => r.target === 'herald' && r.runtime);
+  if (rows.length === 0) return [];
+  const L = ['## Herald\'s runtime in each window', '',
+    'From Herald\'s /metrics at the window\'s start and end: main-thread GC pauses (prom-client\'s `nodejs_gc_duration_seconds`: ' +
+    'minor = scavenges, major = mark-compact, incremental = marking steps) and the event-loop delay beyond a 10 ms timer ' +
+    '(`nodejs_eventloop_lag_*`; turns under ~1 ms do not show). With `--workers`: GC summed over the workers, the delay\'s ' +
+    'max the largest worker\'s, its p99 their average.', '',
+    '| preset | transport | scenario | window s | GC pauses | minor ms | major ms | incremental ms | GC ms/s | pauses > 10 ms | loop delay p99 | max (ms) | latency p99 | max (ms) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const x = r.runtime;
+    const g = (k) => x.gc[k] ?? { count: 0, ms: 0 };
+    const count = Object.values(x.gc).reduce((a, v) => a + v.count, 0);
+    const lat = r.perTransport ? Object.values(r.perTransport).map((t) => t.latencyMs ?? {}) : [];
+    const p99 = lat.length ? Math.max(...lat.map((l) => l.p99 ?? 0)) : null;
+    const max = lat.length ? Math.max(...lat.map((l) => l.max ?? 0)) : null;
+    const windowS = r.wallS ?? (r.churnPerSec ? r.churnCycles / r.churnPerSec : null);
+    L.push(`| ${r.preset} | ${transportOf(r)} | ${r.label} | ${fmt(windowS, 1)} | ${count} | ${fmt(g('minor').ms, 1)} | ${fmt(g('major').ms, 1)} | ${fmt(g('incremental').ms, 1)} | ${windowS ? fmt(x.gcPauseMs / windowS, 1) : '–'} | ${x.gcPausesOver10ms} | ${fmt(x.loopDelayP99Ms, 2)} | ${fmt(x.loopDelayMaxMs, 2)} | ${fmt(p99, 2)} | ${fmt(max, 2)} |`);
+  }
+  L.push('');
+  return L;
+}
+
 function peers(results, r) {
   const same = results.filter((x) => key(x) === key(r) && !x.failed);
   return { herald: same.find((x) => x.target === 'herald'), nchan: same.find((x) => x.target === 'nchan'), floor: same.find(isFloor) };
@@ -72,6 +100,7 @@ export function markdown(meta, results) {
     }
     L.push('');
   }
+  L.push(...runtimeMarkdown(results));
   L.push(...scorecardMarkdown(results));
   L.push('## Issue 6 targets', '', '| target | measured | verdict |', '|---|---|---|');
   for (const [name, measured, ok] of targetChecks(results)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);

@@ -7,6 +7,7 @@ import { clientPool } from './clients.mjs';
 import { clusterPublisher, redisPublisher, nchanPublisher, startCluster } from './publishers.mjs';
 import { sample, delta, tcpSegsOut } from './proc.mjs';
 import { startTarget } from './targets.mjs';
+import { runtimeProbe } from './runtime-probe.mjs';
 import { channelName, payload, WARM } from './wire.mjs';
 import { nowUs, pollCursor, sleep } from './net-util.mjs';
 import { spawn } from 'node:child_process';
@@ -121,6 +122,7 @@ async function runOn(targetName, redis, spec) {
     if (spec.idle) { res.errors = (await pool.stats()).errors; return res; }
 
     if (spec.warmS > 0 && !spec.rolling) await warmUp(pub, spec);
+    const probe = await probeFor(target);
     await pool.reset();
     const r0 = redis.pids.map((pid) => sample([pid]));
     const s0 = sample(target.pids());
@@ -149,6 +151,7 @@ async function runOn(targetName, redis, spec) {
     const segs1 = tcpSegsOut(target.port);
     const me = process.cpuUsage(me0);
     const st = await pool.stats(sent);
+    const runtime = await probe?.end();
     const d = delta(s0, s1);
     const deliveries = got;
     const cycles = Object.values(st.per).reduce((a, s) => a + s.cycles, 0);
@@ -173,6 +176,7 @@ async function runOn(targetName, redis, spec) {
       serverCpuUsPerPollCycle: cycles ? round(d.cpuUs / cycles) : undefined,
       loadgenCpuS: round((st.cpuUs + me.user + me.system) / 1e6, 3),
       errors: st.errors,
+      ...(runtime && { runtime }),
       redisShards: shardCpu,
       perTransport: Object.fromEntries(Object.entries(st.per).map(([t, s]) => [t, {
         deliveries: s.received, lost: s.lost, resets: s.resets, late: s.late, dups: s.dups, bad: s.bad, pollCycles: s.cycles || undefined, latencyMs: s.hist.summary(),
@@ -224,6 +228,11 @@ async function rollingDrain(target, pool, { atS }) {
  * V8 compiling the hot paths, 15–20% of a cold process' CPU; nginx has no JIT). Clients see
  * these messages (poll cursors move on) but do not count them.
  */
+/** Herald's GC and event-loop delay over the window (runtime-probe.mjs); the peers have no /metrics. */
+function probeFor(target) {
+  return target.name === 'herald' ? runtimeProbe(target.port) : null;
+}
+
 async function warmUp(pub, spec) {
   await publishFor(pub, { ...spec, seconds: spec.warmS }, (_seq, _ts, size) => WARM.padEnd(size, 'x'));
   for (let i = 0; i < 200 && pub.pending() > 0; i++) await sleep(25);
@@ -263,12 +272,14 @@ async function churn(target, pool, pub, spec, base) {
   while (performance.now() < warmUntil) {
     await pool.churn({ cycles: WARM_CHURN_BATCH, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   }
+  const probe = await probeFor(target);
   await pool.reset();
   const s0 = sample(target.pids());
   windowHook(target, spec);
   const r = await pool.churn({ cycles: spec.churn.cycles, concurrency: spec.churn.concurrency, transport: t, channels, cursor });
   const s1 = sample(target.pids());
   const st = await pool.stats();
+  const runtime = await probe?.end();
   const d = delta(s0, s1);
   const s = st.per[t];
   return {
@@ -285,6 +296,7 @@ async function churn(target, pool, pub, spec, base) {
     rssBaseKb: base.rssKb, rssKb: s1.rssKb,
     loadgenCpuS: round(st.cpuUs / 1e6, 3),
     errors: st.errors,
+    ...(runtime && { runtime }),
     perTransport: { [t]: { cycles: s?.cycles ?? 0, latencyMs: s?.hist.summary() } },
   };
 }

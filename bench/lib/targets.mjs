@@ -83,8 +83,11 @@ export async function startFloor({ redis, mode = 'direct' }) {
   const script = mode === 'uws' ? UWS_FLOOR : FLOOR;
   // HERALD_BENCH_FLOOR_NODE_ARGS: the same for the floors (a profile to set beside Herald's).
   const nodeArgs = (process.env.HERALD_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // HERALD_BENCH_FLOOR_STDOUT: the floor's stdout, as HERALD_BENCH_STDOUT keeps Herald's (--trace-gc beside Herald's).
+  const out = process.env.HERALD_BENCH_FLOOR_STDOUT ? openSync(process.env.HERALD_BENCH_FLOOR_STDOUT, 'a') : 'ignore';
   const proc = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   const name = mode === 'batch' ? 'floor-batch' : mode === 'uws' ? 'uws-floor' : 'floor';
   await waitListening(proc, name, 10000);
   return { name, port, pids: () => [proc.pid], stop: () => stopProc(proc) };
