@@ -40,6 +40,19 @@ t.test('NDJSON control lines', async (t) => {
   t.same(JSON.parse(encodeNdjsonControl('reconnect', '', '{"reason":"draining"}')), { type: 'reconnect', reason: 'draining' });
 });
 
+t.test('a poll body is the bytes of its plain definition, for none, one or several messages and any cursor', async (t) => {
+  const els = [encodePollElement('c', 'e:1', '', '"a"'), encodePollElement('d', 'e:2', 'evt', '{"b":1}')];
+  const resets = [{ channel: 'c', reason: 'evicted' }];
+  for (const cursor of ['k3x9a.4f2.ab1c.7', '~12.4f2.ab1c', 'x","evil":1,"y', 'back\\slash', 'ctl\u0001', 'lone\ud800']) {
+    for (const list of [[], els.slice(0, 1), els]) {
+      for (const r of [[], resets]) {
+        const expected = '{"messages":[' + list.join(',') + '],"cursor":' + JSON.stringify(cursor) + (r.length > 0 ? ',"reset":' + JSON.stringify(r) : '') + '}';
+        t.equal(encodePollBody(list, cursor, r), expected, `${list.length} messages, cursor ${JSON.stringify(cursor)}, ${r.length} resets`);
+      }
+    }
+  }
+});
+
 t.test('a poll body stays valid JSON whatever the cursor text', async (t) => {
   const body = encodePollBody([], 'x","evil":1,"y', []);
   t.same(JSON.parse(body), { messages: [], cursor: 'x","evil":1,"y' });
