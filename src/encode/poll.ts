@@ -7,11 +7,18 @@
 
 import { jsonString, jsonStringBody } from './json-string.js';
 
-export function encodePollElement(channel: string, id: string, event: string, dataJson: string): string {
-  // Joined, not concatenated: one flat string, which every answer and WS frame that embeds it
-  // copies as is (a chain of `+` is walked again by each of them).
+/**
+ * `data` is JSON text when `dataIsJson` (the raw payload of a `json` channel), else a text
+ * payload, embedded as a JSON string. Joined, not concatenated: one flat string, which every
+ * answer and WS frame that embeds it copies as is (a chain of `+` is walked again by each of
+ * them); the quotes of the channel and of a text payload are joined in too, where a quoted copy
+ * of each was two cons strings of garbage per message.
+ */
+export function encodePollElement(channel: string, id: string, event: string, data: string, dataIsJson = true): string {
   const eventField = event === '' ? '' : ',"event":' + jsonString(event);
-  return ['{"channel":', jsonString(channel), ',"id":"', id, '"', eventField, ',"data":', dataJson, '}'].join('');
+  return dataIsJson
+    ? ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":', data, '}'].join('')
+    : ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":"', jsonStringBody(data), '"}'].join('');
 }
 
 export interface PollReset {

@@ -1,7 +1,7 @@
 /**
  * WebSocket JSON envelopes (server → client). Pure.
- * `dataJson` is already valid JSON text: the raw payload of a `json` channel, or the payload
- * string JSON-encoded once for a `text` channel. It is embedded by concatenation, never
+ * A message frame is its poll element with a type (encode/poll.ts), which carries the raw
+ * payload of a `json` channel or a `text` payload as a JSON string, built once per turn: never
  * parsed and re-stringified (no double encoding, no per-subscriber work).
  */
 

@@ -1,4 +1,3 @@
-import { jsonString } from '../encode/json-string.js';
 import { encodePollElement } from '../encode/poll.js';
 import { encodeSseEvent } from '../encode/sse.js';
 import { encodeWsMessage } from '../encode/ws.js';
@@ -26,7 +25,6 @@ class Encodings {
   poll: string | null = null;
   ws: string | null = null;
   ndjson: Buffer | null = null;
-  dataJson: string | null = null;
 }
 
 export class PreparedMessage {
@@ -81,13 +79,6 @@ export class PreparedMessage {
     return DS_BASE + this.dsOffset;
   }
 
-  /** The payload as JSON text, as WS, NDJSON and poll envelopes embed it. */
-  get dataJson(): string {
-    if (this.isJson) return this.payload;
-    const enc = this.encodings();
-    return (enc.dataJson ??= jsonString(this.payload));
-  }
-
   get sse(): Buffer {
     const enc = this.encodings();
     return (enc.sse ??= Buffer.from(encodeSseEvent(this.id, this.event, this.payload)));
@@ -96,7 +87,7 @@ export class PreparedMessage {
   /** The poll body element (also the WebSocket envelope minus its `type`). */
   get poll(): string {
     const enc = this.encodings();
-    return (enc.poll ??= encodePollElement(this.channel, this.id, this.event, this.dataJson));
+    return (enc.poll ??= encodePollElement(this.channel, this.id, this.event, this.payload, this.isJson));
   }
 
   get ws(): string {
