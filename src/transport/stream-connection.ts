@@ -1,5 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
+import { jsonString } from '../encode/json-string.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
@@ -132,7 +133,13 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
     if (--this.waiting === 0) this.owner.begin(this);
   }
 
-  /** The first bytes: retry hint, replays in seq order, then resets positioned at the head. */
+  /**
+   * The first bytes: retry hint, replays in seq order, resets positioned at the head, then one
+   * `subscribed` per channel carrying the head. That last position is what a client resumes
+   * from when the stream ends before its first message (a token or lifetime end, a drain, a
+   * dropped connection): without it, a fresh stream's reconnect had no position and started at
+   * the new head, and whatever was published in between was lost without a reset.
+   */
   takeInitial(retryMs: number, head: string): string | Buffer {
     const initial = this.initial ?? [];
     this.initial = null;
@@ -142,9 +149,10 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
     for (const m of initial) parts.push(format.message(m));
     for (const r of this.initialResets ?? []) parts.push(format.control('reset', head, JSON.stringify(r)));
     this.initialResets = null;
+    for (const route of this.routes) parts.push(format.control('subscribed', head, '{"channel":' + jsonString(route.channel) + '}'));
     this.owner.deliveredInPass += initial.length;
-    // A fresh stream (nothing to replay or reset) starts with the one string: no copy into a Buffer.
-    if (parts.length === 1) return parts[0]!;
+    // A stream with nothing to replay starts with strings only: one string, no copy into a Buffer.
+    if (initial.length === 0) return (parts as string[]).join('');
     return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
   }
 

@@ -55,7 +55,12 @@ log: { level: warn }
   // The headers arrive with the first write, once every channel is live.
   await pub.publish(`${p}:a`, 'line one\nline two');
   await pub.publish(`${p}j:b`, '{"event":"x","n":1}');
-  await waitFor(() => s.lines.length >= 2, { timeoutMs: 5000, what: 'two lines' });
+  await waitFor(() => s.lines.length >= 4, { timeoutMs: 5000, what: 'four lines' });
+  // First, one subscribed line per channel with the head: where a reconnect resumes if the
+  // stream ends before its first message.
+  t.match(s.lines[0], { type: 'subscribed', channel: `${p}:a`, position: POSITION });
+  t.match(s.lines[1], { type: 'subscribed', channel: `${p}j:b`, position: s.lines[0]!.position });
+  s.lines.splice(0, 2);
   t.match(s.lines[0], { type: 'message', channel: `${p}:a`, data: 'line one\nline two' });
   t.match(s.lines[1], { type: 'message', channel: `${p}j:b`, event: 'x', data: { event: 'x', n: 1 } });
   await waitFor(() => s.blank() >= 1, { timeoutMs: 5000, what: 'a heartbeat (empty line)' });
@@ -63,14 +68,16 @@ log: { level: warn }
   const last = s.lines[0]!.id as string;
   const resumed = await openStream(`${h.url}/stream?channel=${p}:a&channel=${p}j:b&lastEventId=${encodeURIComponent(last)}`);
   t.teardown(() => resumed.close());
-  await waitFor(() => resumed.lines.length >= 1, { timeoutMs: 5000, what: 'replay' });
+  await waitFor(() => resumed.lines.length >= 3, { timeoutMs: 5000, what: 'replay' });
   t.match(resumed.lines[0], { type: 'message', channel: `${p}j:b`, id: s.lines[1]!.id });
+  t.match(resumed.lines.slice(1), [{ type: 'subscribed', channel: `${p}:a` }, { type: 'subscribed', channel: `${p}j:b` }], 'then the head, after the replay');
 
   const foreign = await openStream(`${h.url}/stream?channel=${p}:a`, { 'last-event-id': 'other:1' });
   t.teardown(() => foreign.close());
-  await waitFor(() => foreign.lines.length >= 1, { timeoutMs: 5000, what: 'reset line' });
+  await waitFor(() => foreign.lines.length >= 2, { timeoutMs: 5000, what: 'reset line' });
   t.match(foreign.lines[0], { type: 'reset', channel: `${p}:a`, reason: 'epoch' });
   t.match(foreign.lines[0]!.position, POSITION);
+  t.match(foreign.lines[1], { type: 'subscribed', channel: `${p}:a`, position: foreign.lines[0]!.position });
 
   const text = await scrape(h.url);
   t.match(text, /herald_connections_open\{transport="ndjson",class="desktop"\} 3/);

@@ -77,10 +77,64 @@ t.test('json channels: event type from the payload, invalid JSON dropped and cou
   await pub.publish(`${p}j:x`, '{"event":"post.deleted","id":7}');
   await pub.publish(`${p}j:x`, '{not json');
   await pub.publish(`${p}j:x`, '[1,2]');
-  await s.until(() => s.events.length >= 2);
-  t.same(s.events.map((e) => [e.event, e.data]), [['post.deleted', '{"event":"post.deleted","id":7}'], ['message', '[1,2]']]);
+  await s.until(() => s.events.length >= 3);
+  t.same(s.events.map((e) => [e.event, e.data]), [['subscribed', `{"channel":"${p}j:x"}`], ['post.deleted', '{"event":"post.deleted","id":7}'], ['message', '[1,2]']]);
   const metrics = await (await fetch(`${h.url}/metrics`)).text();
   t.match(metrics, /herald_messages_dropped_total\{reason="invalid_json"\} 1/);
+});
+
+t.test('a stream starts with a subscribed event per channel, carrying the head as its id', async (t) => {
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const s = await RawSse.open(`${h.url}/sse?channel=${p}:a&channel=${p}:b`);
+  t.teardown(() => s.close());
+  await s.until(() => s.events.length >= 2);
+  t.same(s.events.map((e) => [e.event, e.data]), [['subscribed', `{"channel":"${p}:a"}`], ['subscribed', `{"channel":"${p}:b"}`]]);
+  t.match(s.events[0]!.id, POSITION);
+  t.equal(s.events[1]!.id, s.events[0]!.id, 'one position covers the whole stream');
+  t.match(s.raw, /^retry: \d+\n\n/, 'after the retry hint');
+  await pub.publish(`${p}:b`, 'after');
+  const resumed = await RawSse.open(`${h.url}/sse?channel=${p}:a&channel=${p}:b`, { 'last-event-id': s.events[0]!.id! });
+  t.teardown(() => resumed.close());
+  await resumed.waitForMessages(1);
+  t.same(resumed.messages().map((e) => e.data), ['after'], 'resuming from it replays what came after');
+});
+
+t.test('a stream that ends before its first message resumes from its start: nothing published in the gap is lost', async (t) => {
+  // The quick class's lifetime (1.5 s) ends the stream; EventSource reconnects after the retry
+  // hint (1 s) with the last id it saw, within the broker linger (5 s), so history covers the
+  // gap. Before streams began with a position, a stream that had carried no message reconnected
+  // without one, at the new head: the gap's message was lost without a reset.
+  const p = uniquePrefix();
+  const h = await startHerald(t, {
+    config: `
+broker: { type: redis, url: "${redisUrl}", linger: 5s }
+channels:
+  - { pattern: "${p}:{name}", access: public, history: { size: 50, maxAge: 1m } }
+classes:
+  default: quick
+  list: [ { name: quick, lifetime: 1500ms, pollHold: 1s, heartbeat: 200ms, idle: 10s } ]
+sse: { retry: 1s }
+log: { level: warn }
+`,
+  });
+  const es = new EventSource(`${h.url}/sse?channel=${p}:gap`);
+  t.teardown(() => es.close());
+  const received: string[] = [];
+  const resets: string[] = [];
+  const positions: string[] = [];
+  es.onmessage = (e) => received.push(e.data as string);
+  es.addEventListener('reset', (e) => resets.push(e.data as string));
+  es.addEventListener('subscribed', (e) => positions.push(e.lastEventId));
+  await new Promise<void>((resolve) => { es.onopen = () => resolve(); });
+  await new Promise<void>((resolve) => { es.onerror = () => resolve(); });
+  t.equal(es.readyState, es.CONNECTING, 'the stream ended at its lifetime; EventSource waits to reconnect');
+  await pub.publish(`${p}:gap`, 'published in the gap');
+  await waitFor(() => received.length === 1, { timeoutMs: 8000, what: 'the message published between the two streams' });
+  t.same(received, ['published in the gap']);
+  t.same(resets, [], 'no reset: the position was exact');
+  t.match(positions[0], POSITION, 'each stream began with its position');
+  t.equal(positions.length, 2);
 });
 
 t.test('1,000 SSE clients share one Redis subscriber connection; NUMSUB drops to 0 after linger', async (t) => {
