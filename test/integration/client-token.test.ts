@@ -63,6 +63,29 @@ log: { level: warn }
     t.ok(minted >= 6, `${minted} tokens minted`);
   });
 
+  t.test('a stream whose token ends before its first message: the refreshed stream resumes where the first began', async (t) => {
+    // getToken() is held until a message has been published after the first stream ended: the
+    // new stream must start from the first one's position (its subscribed line), or that
+    // message is lost without a reset (what a fresh reconnect at the new head did).
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const page = await ClientPage.open(t, browser, h.url, async () => {
+      await gate;
+      return tokenFor(60);
+    });
+    const channel = `${p}:early-end`;
+    await page.start('stream', { url: h.url, channels: [channel], getToken: true, options: { token: await tokenFor(2), transports: ['stream'] } });
+    await page.live('stream');
+    await page.until('stream', "log.states.some((s) => s.startsWith('reconnecting:'))", 10_000);
+    t.same((await page.record('stream')).msgs, [], 'the first stream ended with no message');
+    await publisher(h.url, channel)('in the gap');
+    release();
+    const rec = await page.until('stream', 'log.msgs.length > 0');
+    t.same(rec.msgs.map((m) => m.d), ['in the gap'], 'the message published while the token was refreshed');
+    t.same(rec.resets, [], 'no reset');
+    t.same(rec.errors, [], 'no error reached the app');
+  });
+
   t.test('a client whose clock is behind: Herald ends the token (token_expired) and getToken() replaces it at once, no loss', async (t) => {
     const page = await ClientPage.open(t, browser, h.url, () => tokenFor(2));
     // The page believes it is 100 s earlier: its tokens look good for 100 s more, so it never
