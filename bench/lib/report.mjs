@@ -9,7 +9,9 @@ import { scorecardMarkdown } from './scorecard.mjs';
 const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : typeof v === 'number' ? (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(Math.round(v * 10 ** d) / 10 ** d)) : String(v));
 const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
 const transportOf = (r) => (r.spec?.mix ? (Object.keys(r.spec.mix).length > 1 ? 'mixed' : Object.keys(r.spec.mix)[0]) : '?');
-const p99Of = (r) => (r.perTransport ? Math.max(...Object.values(r.perTransport).map((x) => x.latencyMs?.p99 ?? 0)) : null);
+/** The worst of the row's transports for one latency figure (p99, max…), null without latencies. */
+const latencyOf = (r, figure) => (r.perTransport ? Math.max(...Object.values(r.perTransport).map((x) => x.latencyMs?.[figure] ?? 0)) : null);
+const p99Of = (r) => latencyOf(r, 'p99');
 const isFloor = (r) => r.target.startsWith('floor');
 
 /**
@@ -30,11 +32,8 @@ function runtimeMarkdown(results) {
     const x = r.runtime;
     const g = (k) => x.gc[k] ?? { count: 0, ms: 0 };
     const count = Object.values(x.gc).reduce((a, v) => a + v.count, 0);
-    const lat = r.perTransport ? Object.values(r.perTransport).map((t) => t.latencyMs ?? {}) : [];
-    const p99 = lat.length ? Math.max(...lat.map((l) => l.p99 ?? 0)) : null;
-    const max = lat.length ? Math.max(...lat.map((l) => l.max ?? 0)) : null;
     const windowS = r.wallS ?? (r.churnPerSec ? r.churnCycles / r.churnPerSec : null);
-    L.push(`| ${r.preset} | ${transportOf(r)} | ${r.label} | ${fmt(windowS, 1)} | ${count} | ${fmt(g('minor').ms, 1)} | ${fmt(g('major').ms, 1)} | ${fmt(g('incremental').ms, 1)} | ${windowS ? fmt(x.gcPauseMs / windowS, 1) : '–'} | ${x.gcPausesOver10ms} | ${fmt(x.loopDelayP99Ms, 2)} | ${fmt(x.loopDelayMaxMs, 2)} | ${fmt(p99, 2)} | ${fmt(max, 2)} |`);
+    L.push(`| ${r.preset} | ${transportOf(r)} | ${r.label} | ${fmt(windowS, 1)} | ${count} | ${fmt(g('minor').ms, 1)} | ${fmt(g('major').ms, 1)} | ${fmt(g('incremental').ms, 1)} | ${windowS ? fmt(x.gcPauseMs / windowS, 1) : '–'} | ${x.gcPausesOver10ms} | ${fmt(x.loopDelayP99Ms, 2)} | ${fmt(x.loopDelayMaxMs, 2)} | ${fmt(p99Of(r), 2)} | ${fmt(latencyOf(r, 'max'), 2)} |`);
   }
   L.push('');
   return L;

@@ -222,17 +222,17 @@ async function rollingDrain(target, pool, { atS }) {
   return { drainedPid: victim, workersBefore: before, drainedExitedAfterMs: goneMs, replacementPid: replacement, replacementSeenAfterMs: replacedMs, moveWindowMs: Math.round(performance.now() - t0) };
 }
 
+/** Herald's GC and event-loop delay over the window (runtime-probe.mjs); the peers have no /metrics. */
+function probeFor(target) {
+  return target.name === 'herald' ? runtimeProbe(target.port) : null;
+}
+
 /**
  * The scenario's own traffic, unmarked, for `spec.warmS` seconds before the measured window:
  * every target then runs its steady state, not its first seconds (for Herald and the floor,
  * V8 compiling the hot paths, 15–20% of a cold process' CPU; nginx has no JIT). Clients see
  * these messages (poll cursors move on) but do not count them.
  */
-/** Herald's GC and event-loop delay over the window (runtime-probe.mjs); the peers have no /metrics. */
-function probeFor(target) {
-  return target.name === 'herald' ? runtimeProbe(target.port) : null;
-}
-
 async function warmUp(pub, spec) {
   await publishFor(pub, { ...spec, seconds: spec.warmS }, (_seq, _ts, size) => WARM.padEnd(size, 'x'));
   for (let i = 0; i < 200 && pub.pending() > 0; i++) await sleep(25);

@@ -17,6 +17,11 @@ const UWS_FLOOR = fileURLToPath(new URL('./uws-floor-server.mjs', import.meta.ur
 export const HERALD_MAIN = join(ROOT, 'dist/main.js');
 export const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
+/** A child's stdout: the file named by env[name], appended (a descriptor to close once spawned), or ignored. */
+function stdoutFrom(name) {
+  return process.env[name] ? openSync(process.env[name], 'a') : 'ignore';
+}
+
 function stopProc(proc, signal = 'SIGTERM') {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -63,7 +68,7 @@ export async function startHerald({ redis, workers = 1, durable = false }) {
   // HERALD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Herald under a preset.
   const nodeArgs = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // HERALD_BENCH_STDOUT=/tmp/gc.log keeps Herald's stdout (appended), e.g. with --trace-gc in HERALD_BENCH_NODE_ARGS.
-  const out = process.env.HERALD_BENCH_STDOUT ? openSync(process.env.HERALD_BENCH_STDOUT, 'a') : 'ignore';
+  const out = stdoutFrom('HERALD_BENCH_STDOUT');
   const proc = spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'start', '--config', cfg, '--port', String(port),
     '--host', '127.0.0.1', ...(redis.cluster ? [] : ['--redis', redis.url]), ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', out, 'pipe'] });
   if (typeof out === 'number') closeSync(out);
@@ -84,7 +89,7 @@ export async function startFloor({ redis, mode = 'direct' }) {
   // HERALD_BENCH_FLOOR_NODE_ARGS: the same for the floors (a profile to set beside Herald's).
   const nodeArgs = (process.env.HERALD_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // HERALD_BENCH_FLOOR_STDOUT: the floor's stdout, as HERALD_BENCH_STDOUT keeps Herald's (--trace-gc beside Herald's).
-  const out = process.env.HERALD_BENCH_FLOOR_STDOUT ? openSync(process.env.HERALD_BENCH_FLOOR_STDOUT, 'a') : 'ignore';
+  const out = stdoutFrom('HERALD_BENCH_FLOOR_STDOUT');
   const proc = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
     { stdio: ['ignore', out, 'pipe'] });
   if (typeof out === 'number') closeSync(out);

@@ -16,9 +16,8 @@ import { jsonString, jsonStringBody } from './json-string.js';
  */
 export function encodePollElement(channel: string, id: string, event: string, data: string, dataIsJson = true): string {
   const eventField = event === '' ? '' : ',"event":' + jsonString(event);
-  return dataIsJson
-    ? ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":', data, '}'].join('')
-    : ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":"', jsonStringBody(data), '"}'].join('');
+  const quote = dataIsJson ? '' : '"';
+  return ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":', quote, dataIsJson ? data : jsonStringBody(data), quote, '}'].join('');
 }
 
 export interface PollReset {

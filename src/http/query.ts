@@ -51,24 +51,22 @@ export class QueryParams {
   private addPair(text: string, start: number, end: number): void {
     let eq = text.indexOf('=', start);
     if (eq === -1 || eq > end) eq = end;
-    const key = text.slice(start, eq);
-    const value = eq === end ? '' : text.slice(eq + 1, end);
-    let k = key;
-    let v = value;
+    let key = text.slice(start, eq);
+    let value = eq === end ? '' : text.slice(eq + 1, end);
     if (hasEscape(text, start, end)) {
       try {
         // Well-formed escapes of valid UTF-8 (channel=pub%3Aa): decodeURIComponent decodes them
         // as URLSearchParams does.
-        k = decode(key);
-        v = decode(value);
+        key = decode(key);
+        value = decode(value);
       } catch {
-        // Malformed: URLSearchParams keeps bad escapes and replaces bad UTF-8; let it (a pair
-        // that is not empty is exactly one entry).
-        [k, v] = new URLSearchParams(text.slice(start, end)).entries().next().value as [string, string];
+        // Malformed (the key may be decoded already: both are read again): URLSearchParams keeps
+        // bad escapes and replaces bad UTF-8; let it (a pair that is not empty is one entry).
+        [key, value] = new URLSearchParams(text.slice(start, end)).entries().next().value as [string, string];
       }
     }
-    this.pairs[this.count++] = k;
-    this.pairs[this.count++] = v;
+    this.pairs[this.count++] = key;
+    this.pairs[this.count++] = value;
   }
 }
 
