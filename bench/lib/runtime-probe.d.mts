@@ -18,3 +18,4 @@ export interface RuntimeWindow {
 }
 export function parseRuntime(text: string): RuntimeText;
 export function runtimeProbe(port: number): Promise<{ end(): Promise<RuntimeWindow | null> }>;
+export function primeRuntimeProbe(port: number, times?: number): Promise<void>;

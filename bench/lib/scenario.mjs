@@ -7,7 +7,7 @@ import { clientPool } from './clients.mjs';
 import { clusterPublisher, redisPublisher, nchanPublisher, startCluster } from './publishers.mjs';
 import { sample, delta, tcpSegsOut } from './proc.mjs';
 import { startTarget } from './targets.mjs';
-import { runtimeProbe } from './runtime-probe.mjs';
+import { primeRuntimeProbe, runtimeProbe } from './runtime-probe.mjs';
 import { channelName, payload, WARM } from './wire.mjs';
 import { nowUs, pollCursor, sleep } from './net-util.mjs';
 import { spawn } from 'node:child_process';
@@ -94,6 +94,8 @@ async function runOn(targetName, redis, spec) {
   const res = { preset: spec.preset, label: spec.label, target: target.name, spec: { ...spec } };
   const pids0 = target.pids().join();
   try {
+    // Before the warm-up, as a daemon in service has been scraped long before (runtime-probe.mjs).
+    if (target.name === 'herald') await primeRuntimeProbe(target.port);
     const base = sample(target.pids());
     if (spec.churn) return Object.assign(res, await churn(target, pool, pub, spec, base));
 

@@ -17,7 +17,9 @@ export class QueryParams {
   private count = 0;
 
   constructor(query: string) {
-    const text = query.charCodeAt(0) === 0x3f /* ? */ ? query.slice(1) : query;
+    // A query-less request (/metrics, /healthz) must not read past the end: one out-of-bounds
+    // read deoptimized the poll path's optimized code after every restart's first scrape.
+    const text = query.length > 0 && query.charCodeAt(0) === 0x3f /* ? */ ? query.slice(1) : query;
     let n = text.length === 0 ? 0 : 1;
     for (let at = text.indexOf('&'); at !== -1; at = text.indexOf('&', at + 1)) n++;
     this.pairs = new Array<string>(2 * n);

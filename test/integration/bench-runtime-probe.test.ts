@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import t from 'tap';
-import { parseRuntime, runtimeProbe } from '../../bench/lib/runtime-probe.mjs';
+import { parseRuntime, primeRuntimeProbe, runtimeProbe } from '../../bench/lib/runtime-probe.mjs';
 import { freePort } from '../helpers/redis.js';
 import { scrape, startHerald } from '../helpers/herald.js';
 
@@ -73,4 +73,22 @@ t.test('a peer without /metrics gives no figures, not zeros', async (t) => {
   const port = await freePort();
   const probe = await runtimeProbe(port);
   t.equal(await probe.end(), null);
+});
+
+t.test('the priming before the warm-up scrapes /metrics the times asked, and a peer without it is no error', async (t) => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.end(EXPOSITION);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  await primeRuntimeProbe(port);
+  t.equal(asked.length, 20, 'twenty by default');
+  t.ok(asked.every((url) => url === '/metrics'));
+  asked.length = 0;
+  await primeRuntimeProbe(port, 3);
+  t.same(asked, ['/metrics', '/metrics', '/metrics']);
+  await t.resolves(primeRuntimeProbe(await freePort()), 'nothing listening: resolves all the same');
 });
