@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { RuleConfig } from '../../src/config/types.js';
+import { keyDigest, payloadDigest, WINDOW, windowFingerprint } from '../../src/hub/fingerprint.js';
 import { parsePosition } from '../../src/hub/position.js';
 import { MemoryHistory } from '../../src/history/memory.js';
 import { Hub, type Ready } from '../../src/hub/hub.js';
@@ -285,4 +286,26 @@ t.test('a throw in an interest edge (a deferred callback) is logged, not thrown 
   t.doesNotThrow(() => clock.endTurn(), 'the batched subscribe edge runs guarded');
   t.match(lines.join(''), /"msg":"hub deferred failed"/);
   hub.close();
+});
+
+t.test('each message is named by the window of its last four payloads, however long the channel runs', async (t) => {
+  const { hub, clock } = setup();
+  const sink = new Sink();
+  const r = route('c:w');
+  subscribe(hub, sink, r);
+  clock.endTurn();
+  hub.onLive(['c:w']);
+  const payloads = ['a', 'b', 'a', 'c', 'd', 'a', 'b', 'a', 'c', 'e'];
+  for (const p of payloads) hub.onMessage('c:w', Buffer.from(p));
+  t.equal(sink.got.length, payloads.length);
+  const digests = payloads.map((p) => payloadDigest(Buffer.from(p)));
+  sink.got.forEach((m, i) => {
+    const window = digests.slice(Math.max(0, i - WINDOW + 1), i + 1);
+    t.equal(m.digest, digests[i]);
+    t.equal(m.windowLength, window.length, `message ${i}: a window of ${window.length}`);
+    t.equal(m.fp, windowFingerprint(keyDigest(r.key), window), `message ${i}: named by its window`);
+    t.ok(m.id.startsWith(`${m.fp}.`), 'the id begins with it');
+  });
+  t.equal(sink.got[3]!.fp, sink.got[8]!.fp, 'the same four payloads in a row (a b a c), the same name');
+  t.not(sink.got[2]!.fp, sink.got[7]!.fp, 'the first three (a b a) are named apart from a full window ending alike');
 });
