@@ -1,0 +1,50 @@
+import t from 'tap';
+import { scorecardMarkdown, scorecardRows } from '../../bench/lib/scorecard.mjs';
+
+// The issue-15 scorecard (bench/README.md, "Columns"): each Herald figure against Nchan's, and
+// beside it a floor's, so a row that no gateway-free server meets either says so.
+
+const lat = (p99: number) => ({ latencyMs: { p99, p999: p99 * 1.5, max: p99 * 2 } });
+const row = (preset: string, label: string, target: string, transport: string, over: object) => ({
+  preset, label, target, spec: { mix: { [transport]: 1 } }, deliveries: 1000, ...over,
+});
+
+const results = [
+  row('broadcast', '1 ch × 1000 subs @ 20/s', 'herald', 'poll', { deliveriesPerCpuS: 60_000, perTransport: { poll: lat(20) } }),
+  row('broadcast', '1 ch × 1000 subs @ 20/s', 'nchan', 'poll', { deliveriesPerCpuS: 50_000, perTransport: { poll: lat(25) } }),
+  row('broadcast', '1 ch × 1000 subs @ 20/s', 'uws-floor', 'poll', { deliveriesPerCpuS: 70_000, perTransport: { poll: lat(30) } }),
+  row('broadcast', '1 ch × 1000 subs @ 20/s', 'floor', 'poll', { deliveriesPerCpuS: 90_000, perTransport: { poll: lat(10) } }),
+  row('hot', '1 ch × 1000 subs @ 1000/s', 'herald', 'poll', { deliveriesPerCpuS: 1_500_000, msgsPerWrite: 18, perTransport: { poll: lat(90) } }),
+  row('hot', '1 ch × 1000 subs @ 1000/s', 'nchan', 'poll', { deliveriesPerCpuS: 1_000_000, msgsPerWrite: 12, perTransport: { poll: lat(200) } }),
+  row('hot', '1 ch × 1000 subs @ 1000/s', 'floor-batch', 'poll', { deliveriesPerCpuS: 1_200_000, msgsPerWrite: 20, perTransport: { poll: lat(80) } }),
+  { preset: 'churn', label: '10000 connect→live→close', target: 'herald', spec: { mix: { ws: 1 } }, serverCpuUsPerCycle: 44 },
+  { preset: 'churn', label: '10000 connect→live→close', target: 'nchan', spec: { mix: { ws: 1 } }, serverCpuUsPerCycle: 40 },
+  { preset: 'churn', label: '10000 connect→live→close', target: 'uws-floor', spec: { mix: { ws: 1 } }, serverCpuUsPerCycle: 41 },
+  // No Nchan peer: not on the scorecard.
+  row('cluster', '3 shards', 'herald', 'sse', { deliveriesPerCpuS: 1, perTransport: { sse: lat(1) } }),
+];
+
+t.test('each figure against Nchan, with the uWS floor beside it, or for hot the coalescing floor', async (t) => {
+  const rows = scorecardRows(results);
+  const find = (r: string, m: string) => rows.find((x) => x[0] === r && x[1].startsWith(m))!;
+  const bcast = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'deliveries');
+  t.same(bcast.slice(4), [1.2, '≥ 1×', true, 1.4, true, 'uWS floor'], 'the uWS floor, not the raw-socket one');
+  const bp99 = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'p99');
+  t.same(bp99.slice(4), [0.8, '≤ 1×', true, 1.2, false, 'uWS floor']);
+  const hot = find('hot poll 1 ch × 1000 subs @ 1000/s', 'deliveries');
+  t.same(hot.slice(4), [1.5, '≥ 3×', false, 1.2, false, 'coalescing floor'], 'hot: the coalescing floor, which misses 3× too');
+  const writes = find('hot poll 1 ch × 1000 subs @ 1000/s', 'msgs/write');
+  t.same(writes.slice(4, 9), [null, 'Herald ≥ 8', true, null, null], 'msgs/write is Herald\'s own figure');
+  const churn = find('churn ws 10000 connect→live→close', 'CPU');
+  t.same(churn.slice(4), [1.1, '≤ 1×', false, 1.025, false, 'uWS floor']);
+  t.notOk(rows.some((x) => x[0].startsWith('cluster')), 'a row without an Nchan peer is left out');
+});
+
+t.test('the Markdown counts what is met and names the floor that misses too', async (t) => {
+  const md = scorecardMarkdown(results).join('\n');
+  t.match(md, /4 of 6 met\./);
+  t.match(md, /\(2 of the rows not met\)/);
+  t.match(md, /\| hot poll 1 ch × 1000 subs @ 1000\/s \| deliveries\/CPU-s \| 1,500,000 \| 1,000,000 \| 1\.5× \| 1\.2× \| ≥ 3× \| \*\*not met\*\* \(coalescing floor misses too\) \|/);
+  t.match(md, /\| churn ws 10000 connect→live→close \| CPU µs\/cycle \| 44 \| 40 \| 1\.1× \| 1\.02× \| ≤ 1× \| \*\*not met\*\* \(uWS floor misses too\) \|/);
+  t.same(scorecardMarkdown([]), [], 'nothing to compare: no section');
+});
