@@ -18,6 +18,7 @@
  * Sampled every 256 bytes: a figure is an estimate, within a few percent at these volumes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 const SAMPLING_INTERVAL = 256;
@@ -106,7 +107,7 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((err) => {
     process.stderr.write(`heap-sample: ${err.message}\n`);
     process.exit(1);

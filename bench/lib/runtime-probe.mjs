@@ -55,6 +55,12 @@ export function parseRuntime(text) {
 }
 
 /**
+ * Enough for V8 to have given the request path's functions their feedback vectors (allocated
+ * only after a function's first few calls) while the scrape was among what they saw.
+ */
+const PRIME_SCRAPES = 20;
+
+/**
  * Scrapes before the warm-up, unused. A long-running Herald has been scraped many times;
  * its first /metrics request changes the shapes the request path has seen (a query-less
  * request, the metrics handler's writes), and V8 deoptimizes and recompiles the poll path
@@ -64,12 +70,6 @@ export function parseRuntime(text) {
 export async function primeRuntimeProbe(port, times = PRIME_SCRAPES) {
   for (let i = 0; i < times; i++) if ((await scrape(port)) === null) return;
 }
-
-/**
- * Enough for V8 to have given the request path's functions their feedback vectors (allocated
- * only after a function's first few calls) while the scrape was among what they saw.
- */
-const PRIME_SCRAPES = 20;
 
 /** Starts the window's probe; `end()` returns the window's figures, or null when /metrics did not answer. */
 export async function runtimeProbe(port) {

@@ -14,7 +14,7 @@ import { jsonString, jsonStringBody } from './json-string.js';
  * them); the quotes of the channel and of a text payload are joined in too, where a quoted copy
  * of each was two cons strings of garbage per message.
  */
-export function encodePollElement(channel: string, id: string, event: string, data: string, dataIsJson = true): string {
+export function encodePollElement(channel: string, id: string, event: string, data: string, dataIsJson: boolean): string {
   const eventField = event === '' ? '' : ',"event":' + jsonString(event);
   const quote = dataIsJson ? '' : '"';
   return ['{"channel":"', jsonStringBody(channel), '","id":"', id, '"', eventField, ',"data":', quote, dataIsJson ? data : jsonStringBody(data), quote, '}'].join('');

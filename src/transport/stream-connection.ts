@@ -1,6 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ClientClassConfig } from '../config/types.js';
-import { jsonString } from '../encode/json-string.js';
 import type { Ready } from '../hub/hub.js';
 import type { PreparedMessage } from '../hub/message.js';
 import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
@@ -149,7 +148,7 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
     for (const m of initial) parts.push(format.message(m));
     for (const r of this.initialResets ?? []) parts.push(format.control('reset', head, JSON.stringify(r)));
     this.initialResets = null;
-    for (const route of this.routes) parts.push(format.control('subscribed', head, '{"channel":' + jsonString(route.channel) + '}'));
+    for (const route of this.routes) parts.push(format.control('subscribed', head, JSON.stringify({ channel: route.channel })));
     this.owner.deliveredInPass += initial.length;
     // A stream with nothing to replay starts with strings only: one string, no copy into a Buffer.
     if (initial.length === 0) return (parts as string[]).join('');

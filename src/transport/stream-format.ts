@@ -13,7 +13,7 @@ export interface StreamFormat {
   /** First bytes of a stream (SSE: the retry hint). */
   start(retryMs: number): string;
   readonly heartbeat: string;
-  /** `reset`, `reconnect`, `stream-error`: `fieldsJson` is a JSON object. */
+  /** `subscribed`, `reset`, `reconnect`, `stream-error`: `fieldsJson` is a JSON object. */
   control(type: string, position: string, fieldsJson: string): string;
   /** The last bytes when a stream reaches its lifetime. */
   readonly lifetimeEnd: string;

@@ -24,10 +24,10 @@ t.test('event names forwarded from payloads are restricted', async (t) => {
 });
 
 t.test('poll element and WS envelope are built from the same JSON text', async (t) => {
-  const el = encodePollElement('c:"q"', 'e:1', '', '"text"');
+  const el = encodePollElement('c:"q"', 'e:1', '', '"text"', true);
   t.same(JSON.parse(el), { channel: 'c:"q"', id: 'e:1', data: 'text' });
   t.same(JSON.parse(encodeWsMessage(el)), { type: 'message', channel: 'c:"q"', id: 'e:1', data: 'text' });
-  const withEvent = encodePollElement('c', 'e:2', 'evt', '{"raw":true}');
+  const withEvent = encodePollElement('c', 'e:2', 'evt', '{"raw":true}', true);
   t.same(JSON.parse(withEvent), { channel: 'c', id: 'e:2', event: 'evt', data: { raw: true } });
   t.same(JSON.parse(encodePollBody([el, withEvent], 'e:2', [])), { messages: [JSON.parse(el), JSON.parse(withEvent)], cursor: 'e:2' });
   t.same(JSON.parse(encodePollBody([], 'e:3', [{ channel: 'c', reason: 'epoch' }])), { messages: [], cursor: 'e:3', reset: [{ channel: 'c', reason: 'epoch' }] });
@@ -41,7 +41,7 @@ t.test('NDJSON control lines', async (t) => {
 });
 
 t.test('a poll body is the bytes of its plain definition, for none, one or several messages and any cursor', async (t) => {
-  const els = [encodePollElement('c', 'e:1', '', '"a"'), encodePollElement('d', 'e:2', 'evt', '{"b":1}')];
+  const els = [encodePollElement('c', 'e:1', '', '"a"', true), encodePollElement('d', 'e:2', 'evt', '{"b":1}', true)];
   const resets = [{ channel: 'c', reason: 'evicted' }];
   for (const cursor of ['k3x9a.4f2.ab1c.7', '~12.4f2.ab1c', 'x","evil":1,"y', 'back\\slash', 'ctl\u0001', 'lone\ud800']) {
     for (const list of [[], els.slice(0, 1), els]) {
