@@ -37,6 +37,9 @@ export function rawExchange(port: number, bytes: string | Buffer | readonly stri
   });
 }
 
+/** Attempts before a refusal's answer counts as lost for good (the race, not the server). */
+export const REFUSAL_TRIES = 40;
+
 /**
  * rawExchange for a request Herald refuses and closes (414, 431): Herald answers and closes at
  * once, and when the tail of a large request is still in flight the peer's kernel may answer
@@ -45,7 +48,7 @@ export function rawExchange(port: number, bytes: string | Buffer | readonly stri
  * empty reset up to `tries` times so the test checks the answer, not the race (on a loaded
  * machine, ten losses in a row have been seen: each attempt takes ~2 ms).
  */
-export async function refusalExchange(port: number, bytes: string | Buffer | readonly string[], tries = 40): Promise<RawReply> {
+export async function refusalExchange(port: number, bytes: string | Buffer | readonly string[], tries = REFUSAL_TRIES): Promise<RawReply> {
   let reply = await rawExchange(port, bytes);
   // Nothing at all came back and the connection ended: the race (seen as ECONNRESET, or as
   // EPIPE on our own write of the request's tail), not an answer. A timeout is not retried.

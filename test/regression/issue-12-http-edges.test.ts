@@ -1,7 +1,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
-import { bodyOf, rawExchange, refusalExchange, statusOf } from '../helpers/raw-http.js';
+import { bodyOf, rawExchange, REFUSAL_TRIES, refusalExchange, statusOf } from '../helpers/raw-http.js';
 import { RawSse } from '../helpers/sse.js';
 
 // Issue 12: HTTP edge cases. Conflicting Content-Length is refused and the connection closed
@@ -94,7 +94,7 @@ log: { level: warn }
       });
     // -1: the answer lost to the loopback reset race (see refusalExchange); retried.
     let ws = await upgrade();
-    for (let i = 1; i < 40 && ws === -1; i++) ws = await upgrade();
+    for (let i = 1; i < REFUSAL_TRIES && ws === -1; i++) ws = await upgrade();
     t.equal(ws, 414, 'the WebSocket upgrade too');
   });
 
