@@ -110,6 +110,7 @@ function buildRule(d: DraftReader, p: string, hasJwtKey: boolean): RuleConfig {
       store: (d.get(`${p}.history.store`) ?? d.get('defaults.history.store') ?? 'memory') as HistoryConfig['store'],
     },
     lingerMs: d.num(`${p}.linger`) ?? d.num('broker.linger') ?? 0,
+    batchDelayMs: d.num(`${p}.batchDelay`) ?? d.num('defaults.batchDelay') ?? 0,
     access: buildAccess(d, p, params, hasJwtKey),
     publishScopes: d.strs(`${p}.publish`),
   };

@@ -53,7 +53,7 @@ function describeRule(rule: RuleConfig, index: number, broker: Config['broker'][
   const publish = rule.publishScopes.length === 0 ? 'any key whose scopes match' : `channels ${rule.publishScopes.join(', ')}, by keys whose scopes match`;
   return [
     `  ${index + 1}. ${rule.pattern}`,
-    `       redis ${rule.redis}; ${rule.payload}; ${history}; linger ${formatDuration(rule.lingerMs)}`,
+    `       redis ${rule.redis}; ${rule.payload}; ${history}; linger ${formatDuration(rule.lingerMs)}; batch delay ${formatDuration(rule.batchDelayMs)}`,
     `       access ${describeAccess(rule.access)}; publish: ${publish}`,
   ];
 }

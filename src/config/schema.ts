@@ -104,6 +104,7 @@ const ruleSpec = section('One channel rule.', {
   payload: oneOf('`text` (forwarded verbatim) or `json` (validated, embedded raw); default `defaults.payload`.', ['text', 'json']),
   history: historySpec(true),
   linger: dur('Redis subscription outlives its last local subscriber this long; default `broker.linger`.', undefined, 0),
+  batchDelay: dur('A stream (SSE, NDJSON) of this rule\'s channels written less than this long ago holds its next write until then (fixed when the stream opens); default `defaults.batchDelay`.', undefined, 0),
   access: accessSpec,
   publish: strings('Channel globs of this rule that take POST /publish (from a key whose scopes cover the channel, or loopback); empty: all.'),
 });
@@ -145,6 +146,7 @@ export const SCHEMA: SectionSpec = section('Herald configuration.', {
   defaults: section('Defaults for every channel rule.', {
     payload: oneOf('Payload kind of rules that do not say.', ['text', 'json'], 'text'),
     history: historySpec(false),
+    batchDelay: dur('A stream (SSE, NDJSON) written less than this long ago holds its next write until this long has passed, so a busy stream gets its messages in fewer, larger writes; a quieter stream never waits. A stream on several channels takes the shortest; a reload applies to streams opened after it. 0: write every turn. WebSocket and long-poll are not delayed.', '10ms', 0),
   }),
   channels: {
     kind: 'list',

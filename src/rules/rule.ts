@@ -34,6 +34,11 @@ export interface RuleConfig {
   readonly payload: PayloadKind;
   readonly history: HistoryConfig;
   readonly lingerMs: number;
+  /**
+   * A stream (SSE, NDJSON) written less than this long ago holds its next write until this
+   * long has passed (transport/flush.ts DelayedFlushQueue); 0 writes every turn.
+   */
+  readonly batchDelayMs: number;
   readonly access: AccessRule;
   /** API-key scopes allowed to publish here through POST /publish. */
   readonly publishScopes: readonly string[];

@@ -46,3 +46,81 @@ export class FlushQueue {
     this.afterPass(items.length);
   };
 }
+
+/** A Flushable that may wait: when its flush is due (set by whoever adds it). */
+export interface Delayable extends Flushable {
+  flushAtMs: number;
+}
+
+/** Timers fire on whole milliseconds: an item due within this much goes with the rest. */
+const SLACK_MS = 1;
+
+/**
+ * Flushes held back until a time: the batch delay (docs/configuration.md, `batchDelay`). A
+ * stream written less than its delay ago waits until the delay has passed since that write,
+ * so a busy stream's messages go in fewer, larger writes; a quiet one never waits. One timer
+ * serves every waiting item. An item's own bytes stay in order (they wait in its queue), and
+ * whoever ends it flushes it first, so waiting changes when bytes go, never which or in
+ * what order.
+ */
+export class DelayedFlushQueue {
+  private waiting: Delayable[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private timerAtMs = Infinity;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+    private readonly afterPass: (flushed: number) => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.waiting.length;
+  }
+
+  add(item: Delayable, atMs: number): void {
+    item.flushAtMs = atMs;
+    this.waiting.push(item);
+    if (atMs < this.timerAtMs) this.arm(atMs);
+  }
+
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAtMs = Infinity;
+    this.waiting = [];
+  }
+
+  private arm(atMs: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(this.run, Math.max(0, atMs - this.now()));
+  }
+
+  /** A boundary like FlushQueue's pass: one item that throws is logged, the rest still go. */
+  private readonly run = (): void => {
+    this.timer = null;
+    this.timerAtMs = Infinity;
+    const due = this.now() + SLACK_MS;
+    const items = this.waiting;
+    this.waiting = [];
+    let flushed = 0;
+    let next = Infinity;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.flushAtMs > due) {
+        this.waiting.push(item);
+        if (item.flushAtMs < next) next = item.flushAtMs;
+        continue;
+      }
+      flushed++;
+      try {
+        item.flush();
+      } catch (err) {
+        this.log.error('flush failed', { err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+    if (next !== Infinity) this.arm(next);
+    this.afterPass(flushed);
+  };
+}

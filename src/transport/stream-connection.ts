@@ -5,7 +5,7 @@ import type { PreparedMessage } from '../hub/message.js';
 import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js';
 import type { Route } from '../rules/router.js';
 import { unsentAfterWrite } from './backpressure.js';
-import type { Flushable } from './flush.js';
+import type { Delayable } from './flush.js';
 import type { Deadline, Session } from './lifecycle/lifecycle.js';
 import { sortByPosition } from './lifecycle/resume.js';
 import type { StreamFormat } from './stream-format.js';
@@ -19,7 +19,8 @@ export const PRE_LIVE_OVERHEAD_BYTES = 64;
 /** What a stream connection calls back into (StreamTransport implements it). */
 export interface StreamOwner {
   readonly format: StreamFormat;
-  readonly flushes: { add(item: Flushable): void };
+  /** Registers a stream with bytes to write: flushed this turn, or when its batch delay is due. */
+  schedule(conn: StreamConnection): void;
   deliveredInPass: number;
   now(): number;
   begin(conn: StreamConnection): void;
@@ -30,7 +31,7 @@ export interface StreamOwner {
  * One SSE or NDJSON stream: the hub's subscriber for each of its channels. Bytes are queued
  * per turn and written in one corked write by the owner's flush pass.
  */
-export class StreamConnection extends Listed implements Subscriber, Session, Flushable {
+export class StreamConnection extends Listed implements Subscriber, Session, Delayable {
   open = true;
   sessionSlot = -1;
   /** Messages and resets gathered until every channel is live, then written sorted by seq. */
@@ -55,6 +56,10 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
   lastWriteMs: number;
   /** Bytes uWS may still hold for this stream (see backpressure.ts). */
   unsent = 0;
+  /** The shortest `batchDelay` of its channels' rules: a write this recent holds the next one back. */
+  readonly batchDelayMs: number;
+  /** When a held-back flush is due (DelayedFlushQueue). */
+  flushAtMs = 0;
   readonly deadlineMs: number;
   readonly deadlineReason: Deadline['reason'];
   /** Ends the stream at token expiry to the millisecond; the 1 s ticker would be up to 1 s late. */
@@ -79,6 +84,7 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
     this.deadlineReason = deadline.reason;
     this.waiting = routes.length;
     this.lastWriteMs = Math.floor(nowMs);
+    this.batchDelayMs = shortestBatchDelay(routes);
   }
 
   get transport(): 'sse' | 'ndjson' {
@@ -115,7 +121,7 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
   private markDirty(): void {
     if (this.dirty) return;
     this.dirty = true;
-    this.owner.flushes.add(this);
+    this.owner.schedule(this);
   }
 
   /** The pre-live queue passed its bound: free it now, drop the stream at the flush. */
@@ -178,6 +184,13 @@ export class StreamConnection extends Listed implements Subscriber, Session, Flu
     this.unsent = unsentAfterWrite(this.unsent, bytes, accepted);
     if (this.unsent > this.maxUnsent) this.owner.dropSlow(this);
   }
+}
+
+function shortestBatchDelay(routes: readonly Route[]): number {
+  let ms = Infinity;
+  for (const route of routes) ms = Math.min(ms, route.rule.batchDelayMs);
+  // `> 0` also turns a rule built without the field (undefined → NaN) into no delay.
+  return ms > 0 && ms !== Infinity ? ms : 0;
 }
 
 let corking: StreamConnection | null = null;

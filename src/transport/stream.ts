@@ -6,7 +6,7 @@ import { claimResponse, releaseResponse, responseHead } from '../http/server.js'
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
-import { FlushQueue } from './flush.js';
+import { DelayedFlushQueue, FlushQueue } from './flush.js';
 import { admitRequest, BROKER_RETRY_AFTER_S } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
 import { ConnectionLifecycle } from './lifecycle/lifecycle.js';
@@ -28,6 +28,8 @@ const TICK_MS = 1000;
  */
 export class StreamTransport implements StreamOwner, Transport {
   readonly flushes: FlushQueue;
+  /** Streams whose batch delay holds their next write back. */
+  readonly delayed: DelayedFlushQueue;
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
   private readonly ticker: NodeJS.Timeout;
@@ -41,12 +43,14 @@ export class StreamTransport implements StreamOwner, Transport {
   ) {
     this.life = new ConnectionLifecycle(ctx, format.transport, now);
     this.head = responseHead(200, format.headers);
-    this.flushes = new FlushQueue(ctx.log, () => {
+    const countDelivered = (): void => {
       if (this.deliveredInPass > 0) {
         this.ctx.stats.delivered(this.format.transport, this.deliveredInPass);
         this.deliveredInPass = 0;
       }
-    });
+    };
+    this.flushes = new FlushQueue(ctx.log, countDelivered);
+    this.delayed = new DelayedFlushQueue(ctx.log, now, countDelivered);
     this.ticker = this.life.every('stream tick', TICK_MS, () => this.tick());
   }
 
@@ -127,6 +131,12 @@ export class StreamTransport implements StreamOwner, Transport {
     });
   }
 
+  schedule(conn: StreamConnection): void {
+    const atMs = conn.lastWriteMs + conn.batchDelayMs;
+    if (conn.batchDelayMs > 0 && this.now() < atMs) this.delayed.add(conn, atMs);
+    else this.flushes.add(conn);
+  }
+
   dropSlow(conn: StreamConnection): void {
     if (!conn.open) return;
     this.ctx.stats.slowConsumerDrop(this.format.transport);
@@ -203,5 +213,6 @@ export class StreamTransport implements StreamOwner, Transport {
 
   close(): void {
     clearInterval(this.ticker);
+    this.delayed.close();
   }
 }

@@ -18,7 +18,7 @@ function rule(pattern: string, access: AccessRule, publishScopes: string[] = [])
     redis: pattern,
     payload: 'text',
     history: { size: 0, maxAgeMs: 0, store: 'memory' },
-    lingerMs: 0,
+    lingerMs: 0, batchDelayMs: 0,
     access,
     publishScopes,
   };

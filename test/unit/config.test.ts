@@ -171,7 +171,7 @@ t.test('file: null gives the embedded defaults, deep-frozen', async (t) => {
   t.same([config.broker.cluster, config.broker.sentinel], [{ nodes: [], mode: 'sharded' }, { nodes: [], masterName: '' }]);
   t.same(config.channels, [{
     pattern: 'public:{name}', redis: 'public:{name}', payload: 'text', history: { size: 100, maxAgeMs: 300_000, store: 'memory' },
-    lingerMs: 5_000, access: { kind: 'public' }, publishScopes: [],
+    lingerMs: 5_000, batchDelayMs: 10, access: { kind: 'public' }, publishScopes: [],
   }]);
   t.same(config.classes.list.map((c) => [c.name, c.lifetimeMs, c.pollHoldMs, c.heartbeatMs, c.idleMs]), [
     ['mobile', 30_000, 30_000, 15_000, 60_000],

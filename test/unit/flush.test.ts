@@ -1,7 +1,7 @@
 import t from 'tap';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createLogger } from '../../src/log.js';
-import { FlushQueue, type Flushable } from '../../src/transport/flush.js';
+import { DelayedFlushQueue, FlushQueue, type Delayable, type Flushable } from '../../src/transport/flush.js';
 
 // Issue 9: one item that threw dropped the rest of the pass, and those items stayed
 // registered ("dirty") forever, so they never flushed again.
@@ -46,4 +46,46 @@ t.test('an item that throws is logged; the rest of the pass flushes, and flushes
   await nextTurn();
   t.equal(after.flushed, 2, 'and it registers and flushes again next time');
   t.equal(bad.flushed, 2);
+});
+
+/** A Delayable that records when it was flushed. */
+class Held implements Delayable {
+  flushAtMs = 0;
+  at: number[] = [];
+  constructor(private readonly fails = false) {}
+  flush(): void {
+    this.at.push(Math.round(performance.now()));
+    if (this.fails) throw new Error('write failed');
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('the delayed queue flushes each item when due, under one timer, and a throw strands nothing', async (t) => {
+  const lines: string[] = [];
+  const flushedPerPass: number[] = [];
+  const queue = new DelayedFlushQueue(createLogger('error', (l) => lines.push(l)), () => performance.now(), (n) => flushedPerPass.push(n));
+  const start = performance.now();
+  const late = new Held();
+  const bad = new Held(true);
+  const early = new Held();
+  queue.add(late, start + 120);
+  queue.add(bad, start + 30);
+  queue.add(early, start + 30);
+  t.equal(queue.size, 3);
+  await sleep(80);
+  t.same([bad.at.length, early.at.length, late.at.length], [1, 1, 0], 'the two due at 30 ms went; the one due at 120 ms waits');
+  t.ok(early.at[0]! - start >= 29, 'not before it was due');
+  t.match(lines.join(''), /"msg":"flush failed"/, 'the throw was logged, and the item after it still flushed');
+  t.equal(queue.size, 1);
+  await sleep(80);
+  t.equal(late.at.length, 1, 'the timer was re-armed for the later item');
+  t.ok(late.at[0]! - start >= 119);
+  t.same(flushedPerPass, [2, 1]);
+
+  const dropped = new Held();
+  queue.add(dropped, performance.now() + 20);
+  queue.close();
+  await sleep(50);
+  t.same([dropped.at, queue.size], [[], 0], 'close drops what waits and its timer');
 });

@@ -42,7 +42,7 @@ class Sink extends Listed implements Subscriber {
 }
 
 const rule = (over: Partial<RuleConfig> = {}): RuleConfig => ({
-  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 1000,
+  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size: 3, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 1000, batchDelayMs: 0,
   access: { kind: 'public' }, publishScopes: [], ...over,
 });
 const route = (channel: string, r = rule(), redisChannel = channel): Route => makeRoute(channel, redisChannel, r);

@@ -13,7 +13,7 @@ import { SSE_FORMAT } from '../../src/transport/stream-format.js';
 
 const cls: ClientClassConfig = { name: 'default', userAgent: '', lifetimeMs: 60_000, pollHoldMs: 30_000, heartbeatMs: 15_000, idleMs: 60_000 };
 const route = (channel: string): Route =>
-  makeRoute(channel, channel, { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] } as unknown as Route['rule']);
+  makeRoute(channel, channel, { pattern: channel, redis: channel, payload: 'text', history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, batchDelayMs: 0, access: { kind: 'public' }, publishScopes: [] } as unknown as Route['rule']);
 const message = (seq: number, payload = 'x'): PreparedMessage => new PreparedMessage('a', seq, `ep:${seq}`, payload, false, '', 0, '', 0, 0, 0);
 /** Never touched by the paths under test: a write would throw. */
 const noRes = {} as HttpResponse;
@@ -23,7 +23,7 @@ t.test('a stream waiting for a channel drops itself, at the next flush, past its
   const dropped: StreamConnection[] = [];
   const owner: StreamOwner = {
     format: SSE_FORMAT,
-    flushes: { add: (item) => flushes.push(item) },
+    schedule: (conn) => flushes.push(conn),
     deliveredInPass: 0,
     now: () => 0,
     begin: () => t.fail('never begins: channel b is not live'),

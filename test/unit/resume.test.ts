@@ -31,7 +31,7 @@ class Sink extends Listed implements Subscriber {
 }
 
 const rule = (size = 100): RuleConfig => ({
-  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size, maxAgeMs: 3_600_000, store: 'memory' }, lingerMs: 1000,
+  pattern: 'c:{n}', redis: 'c:{n}', payload: 'text', history: { size, maxAgeMs: 3_600_000, store: 'memory' }, lingerMs: 1000, batchDelayMs: 0,
   access: { kind: 'public' }, publishScopes: [],
 });
 const route = (channel: string, size = 100): Route => makeRoute(channel, channel, rule(size));

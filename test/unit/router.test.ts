@@ -5,7 +5,7 @@ import { compilePattern, isValidChannelName, templateParams } from '../../src/ru
 import { Router, type Route } from '../../src/rules/router.js';
 
 function rule(pattern: string, redis = pattern, payload: 'text' | 'json' = 'text'): RuleConfig {
-  return { pattern, redis, payload, history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, access: { kind: 'public' }, publishScopes: [] };
+  return { pattern, redis, payload, history: { size: 10, maxAgeMs: 60_000, store: 'memory' }, lingerMs: 0, batchDelayMs: 0, access: { kind: 'public' }, publishScopes: [] };
 }
 
 function routed(result: Route | HeraldError): Route {
