@@ -29,7 +29,8 @@ export interface StreamOwner {
 
 /**
  * One SSE or NDJSON stream: the hub's subscriber for each of its channels. Bytes are queued
- * per turn and written in one corked write by the owner's flush pass.
+ * and written in one corked write by the owner's flush pass: this turn's, or, when the last
+ * write is more recent than the stream's batch delay, the delayed pass once it has passed.
  */
 export class StreamConnection extends Listed implements Subscriber, Session, Delayable {
   open = true;
