@@ -104,11 +104,12 @@ t.test('batchDelay 0, and a stream whose channels include one with 0, writes eve
     await pub.publish(ch, 'x1');
     await waitFor(() => s.arrivals.length >= 1, { timeoutMs: 5000, what: 'x1' });
     await pub.publish(ch, 'x2');
-    await sleep(100);
+    // Far apart for a client on a loaded machine to read them apart, well inside the 1 s delay.
+    await sleep(300);
     await pub.publish(ch, 'x3');
     await waitFor(() => s.arrivals.length >= 3, { timeoutMs: 5000, what: 'x2 and x3' });
     t.same(s.arrivals.map((a) => a.data), ['x1', 'x2', 'x3']);
-    t.not(s.arrivals[1]!.read, s.arrivals[2]!.read, `${channels.join(' + ')}: x2 and x3, 100 ms apart, came in two writes`);
+    t.not(s.arrivals[1]!.read, s.arrivals[2]!.read, `${channels.join(' + ')}: x2 and x3, 300 ms apart, came in two writes`);
   }
 });
 
