@@ -11,6 +11,15 @@ export interface Flushable {
   flush(): void;
 }
 
+/** One item of a pass: a throw is logged, so the pass goes on to the others. */
+function flushGuarded(item: Flushable, log: Logger): void {
+  try {
+    item.flush();
+  } catch (err) {
+    log.error('flush failed', { err: err instanceof Error ? err : new Error(String(err)) });
+  }
+}
+
 export class FlushQueue {
   private dirty: Flushable[] = [];
   private scheduled = false;
@@ -36,13 +45,7 @@ export class FlushQueue {
     this.scheduled = false;
     const items = this.dirty;
     this.dirty = [];
-    for (let i = 0; i < items.length; i++) {
-      try {
-        items[i]!.flush();
-      } catch (err) {
-        this.log.error('flush failed', { err: err instanceof Error ? err : new Error(String(err)) });
-      }
-    }
+    for (let i = 0; i < items.length; i++) flushGuarded(items[i]!, this.log);
     this.afterPass(items.length);
   };
 }
@@ -114,11 +117,7 @@ export class DelayedFlushQueue {
         continue;
       }
       flushed++;
-      try {
-        item.flush();
-      } catch (err) {
-        this.log.error('flush failed', { err: err instanceof Error ? err : new Error(String(err)) });
-      }
+      flushGuarded(item, this.log);
     }
     if (next !== Infinity) this.arm(next);
     this.afterPass(flushed);

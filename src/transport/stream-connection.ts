@@ -190,8 +190,7 @@ export class StreamConnection extends Listed implements Subscriber, Session, Del
 function shortestBatchDelay(routes: readonly Route[]): number {
   let ms = Infinity;
   for (const route of routes) ms = Math.min(ms, route.rule.batchDelayMs);
-  // `> 0` also turns a rule built without the field (undefined → NaN) into no delay.
-  return ms > 0 && ms !== Infinity ? ms : 0;
+  return ms === Infinity ? 0 : ms;
 }
 
 let corking: StreamConnection | null = null;

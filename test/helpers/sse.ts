@@ -14,7 +14,12 @@ export interface SseEvent {
  */
 export class RawSse {
   readonly events: SseEvent[] = [];
+  /** Per event (same index): which read of the socket brought it, and when (performance.now()). */
+  readonly arrivals: { readonly read: number; readonly atMs: number }[] = [];
+  /** When the stream ended (performance.now()), or -1. */
+  endedAtMs = -1;
   comments = 0;
+  private reads = 0;
   retry: number | null = null;
   raw = '';
   ended = false;
@@ -29,12 +34,14 @@ export class RawSse {
   ) {
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
+      this.reads++;
       this.raw += chunk;
       this.buffer += chunk;
       this.parse();
       this.notify();
     });
     const done = (): void => {
+      if (!this.ended) this.endedAtMs = performance.now();
       this.ended = true;
       this.notify();
     };
@@ -105,7 +112,9 @@ export class RawSse {
         else continue;
         if (field !== 'retry') hasField = true;
       }
-      if (hasField) this.events.push({ id, event, data: data.join('\n') });
+      if (!hasField) continue;
+      this.events.push({ id, event, data: data.join('\n') });
+      this.arrivals.push({ read: this.reads, atMs: performance.now() });
     }
   }
 }
