@@ -5,7 +5,7 @@
  * Redis for the run. Writes bench/results/<stamp>.json, .md and .svg.
  *
  * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, churn, cluster, workers, rolling-restart, mixed)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
- *          --nchan  --out DIR  --name NAME
+ *          --label TEXT (only rows whose label contains it, e.g. "5000 subs")  --nchan  --out DIR  --name NAME
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ function parseArgs(argv) {
     else if (a === '--preset') o.preset = list();
     else if (a === '--transport') o.transport = list();
     else if (a === '--targets') o.targets = list();
+    else if (a === '--label') o.label = argv[++i];
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--name') o.name = argv[++i];
     else throw new Error(`unknown option ${a}`);
@@ -49,7 +50,8 @@ export async function main(argv) {
   if (targets.includes('herald') && !existsSync(HERALD_MAIN)) throw new Error(`${HERALD_MAIN} is missing: npm run build first`);
   const list = scenarios({ quick: o.quick })
     .filter((s) => !o.preset || o.preset.includes(s.preset))
-    .filter((s) => !o.transport || o.transport.includes(s.transport));
+    .filter((s) => !o.transport || o.transport.includes(s.transport))
+    .filter((s) => !o.label || s.label.includes(o.label));
   const outDir = o.out ?? fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
   const started = new Date();

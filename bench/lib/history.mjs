@@ -28,7 +28,7 @@ export function historySvg(runs) {
   const cells = new Map(); // figure → Map(run index → [ratio, met])
   const order = [];
   runs.forEach((run, i) => {
-    for (const [row, measure, , , ratio, target, met] of scorecardRows(run.results)) {
+    for (const [row, measure, , , ratio, target, met] of scorecardRows(run.results, run.meta?.cpus)) {
       const figure = `${row} · ${measure.replace(/ · p99\.9 \/ max$/, '')} (${target})`;
       if (!cells.has(figure)) { cells.set(figure, new Map()); order.push(figure); }
       cells.get(figure).set(i, [ratio, met]);

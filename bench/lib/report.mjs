@@ -100,7 +100,7 @@ export function markdown(meta, results) {
     L.push('');
   }
   L.push(...runtimeMarkdown(results));
-  L.push(...scorecardMarkdown(results));
+  L.push(...scorecardMarkdown(results, meta.cpus));
   L.push('## Issue 6 targets', '', '| target | measured | verdict |', '|---|---|---|');
   for (const [name, measured, ok] of targetChecks(results)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
   L.push('');

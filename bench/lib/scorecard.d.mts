@@ -10,6 +10,10 @@ export type ScorecardRow = [
   floorRatio: number | null,
   floorMet: boolean | null,
   floorName: 'uWS floor' | 'coalescing floor' | null,
+  /** p99 figures: (server + load generator CPU) ÷ (window × cores) of Herald's row. */
+  machineShare?: number | null,
 ];
-export function scorecardRows(results: readonly object[]): ScorecardRow[];
-export function scorecardMarkdown(results: readonly object[]): string[];
+export const SATURATED_SHARE: number;
+export function machineShare(result: object, cpus: number): number | null;
+export function scorecardRows(results: readonly object[], cpus?: number): ScorecardRow[];
+export function scorecardMarkdown(results: readonly object[], cpus?: number): string[];

@@ -7,14 +7,27 @@ const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '�
 const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
 const transportOf = (r) => (Object.keys(r.spec?.mix ?? {}).length > 1 ? 'mixed' : Object.keys(r.spec?.mix ?? { '?': 1 })[0]);
 
+/** A row's tail is the OS scheduler's once the machine is this busy (bench/README.md, thirteenth pass). */
+export const SATURATED_SHARE = 0.9;
+
 /**
- * [row, measure, herald, nchan, ratio, target text, met, floor ratio | null, floor meets | null, floor name | null]
- * for every comparable figure. The floor is judged by the same target: where it misses too, the
+ * How much of the machine the server and the load generator used together during a row's
+ * window (both cores on this machine): near 1, the clients' re-polls and reads wait for a core
+ * as much as for the server, and a p99 measures that contention.
+ */
+export function machineShare(r, cpus) {
+  if (!(r.wallS > 0) || !(cpus > 0) || r.serverCpuS === undefined || r.loadgenCpuS === undefined) return null;
+  return (r.serverCpuS + r.loadgenCpuS) / (r.wallS * cpus);
+}
+
+/**
+ * [row, measure, herald, nchan, ratio, target text, met, floor ratio | null, floor meets | null, floor name | null,
+ * machine share of Herald's row (p99 figures only) | null] for every comparable figure. The floor is judged by the same target: where it misses too, the
  * row says so. It is the uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic at all, on
  * the same uWebSockets.js), and for the hot rows, where no uWS floor runs, the coalescing floor
  * (floor-server.mjs on raw sockets, flushing every 10 ms: what batching alone gives).
  */
-export function scorecardRows(results) {
+export function scorecardRows(results, cpus = 2) {
   const ok = results.filter((r) => !r.failed);
   const out = [];
   for (const h of ok.filter((r) => r.target === 'herald')) {
@@ -43,26 +56,31 @@ export function scorecardRows(results) {
         const m = y.latencyMs;
         const f = u?.perTransport?.[t]?.latencyMs ?? null;
         out.push([row, `p99 ms${Object.keys(h.perTransport).length > 1 ? ` (${t})` : ''} · p99.9 / max`, `${fmt(l.p99)} · ${fmt(l.p999)} / ${fmt(l.max)}`, `${fmt(m.p99)} · ${fmt(m.p999)} / ${fmt(m.max)}`, l.p99 / m.p99, '≤ 1×', l.p99 <= m.p99,
-          f === null ? null : f.p99 / m.p99, f === null ? null : f.p99 <= m.p99, f === null ? null : floorName]);
+          f === null ? null : f.p99 / m.p99, f === null ? null : f.p99 <= m.p99, f === null ? null : floorName, machineShare(h, cpus)]);
       }
     }
   }
   return out;
 }
 
-export function scorecardMarkdown(results) {
-  const rows = scorecardRows(results);
+export function scorecardMarkdown(results, cpus = 2) {
+  const rows = scorecardRows(results, cpus);
   if (rows.length === 0) return [];
   const met = rows.filter((r) => r[6]).length;
   const bound = rows.filter((r) => !r[6] && r[8] === false).length;
+  const saturated = (r) => !r[6] && r[10] != null && r[10] >= SATURATED_SHARE;
   const L = ['## Scorecard against Nchan (issue 15 targets)', '',
     `${met} of ${rows.length} met. Ratios are Herald ÷ Nchan within this run. "Floor" is the same ratio for a server`,
     'with no gateway logic: bench/lib/uws-floor-server.mjs on the same uWebSockets.js, and for the hot rows the',
     'coalescing floor (floor-server.mjs on raw sockets, flushing every 10 ms). Where the floor misses the target',
-    `too (${bound} of the rows not met), no such server met it in this run: for the uWS floor, no JavaScript on uWS.`, '',
+    `too (${bound} of the rows not met), no such server met it in this run: for the uWS floor, no JavaScript on uWS.`,
+    `A p99 not met while the server and the load generator together used ≥ ${SATURATED_SHARE * 100}% of the ${cpus} cores says so`,
+    `(${rows.filter(saturated).length} here): the clients then wait for a core as much as for the server, and the tail is the scheduler's.`, '',
     '| row | measure | Herald | Nchan | ratio | floor | target | verdict |', '|---|---|---|---|---|---|---|---|'];
-  for (const [row, measure, hv, nv, ratio, target, ok, uRatio, uOk, floorName] of rows) {
-    const verdict = ok ? 'met' : uOk === false ? `**not met** (${floorName} misses too)` : '**not met**';
+  for (const r of rows) {
+    const [row, measure, hv, nv, ratio, target, ok, uRatio, uOk, floorName, share] = r;
+    const why = [uOk === false ? `${floorName} misses too` : '', saturated(r) ? `machine ${Math.round(share * 100)}% busy` : ''].filter(Boolean).join('; ');
+    const verdict = ok ? 'met' : why ? `**not met** (${why})` : '**not met**';
     L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${uRatio === null ? '' : `${fmt(uRatio)}×`} | ${target} | ${verdict} |`);
   }
   L.push('');

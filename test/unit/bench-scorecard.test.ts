@@ -1,5 +1,5 @@
 import t from 'tap';
-import { scorecardMarkdown, scorecardRows } from '../../bench/lib/scorecard.mjs';
+import { machineShare, scorecardMarkdown, scorecardRows } from '../../bench/lib/scorecard.mjs';
 
 // The issue-15 scorecard (bench/README.md, "Columns"): each Herald figure against Nchan's, and
 // beside it a floor's, so a row that no gateway-free server meets either says so.
@@ -30,7 +30,7 @@ t.test('each figure against Nchan, with the uWS floor beside it, or for hot the 
   const bcast = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'deliveries');
   t.same(bcast.slice(4), [1.2, '≥ 1×', true, 1.4, true, 'uWS floor'], 'the uWS floor, not the raw-socket one');
   const bp99 = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'p99');
-  t.same(bp99.slice(4), [0.8, '≤ 1×', true, 1.2, false, 'uWS floor']);
+  t.same(bp99.slice(4), [0.8, '≤ 1×', true, 1.2, false, 'uWS floor', null], 'no CPU figures in this row: no machine share');
   const hot = find('hot poll 1 ch × 1000 subs @ 1000/s', 'deliveries');
   t.same(hot.slice(4), [1.5, '≥ 3×', false, 1.2, false, 'coalescing floor'], 'hot: the coalescing floor, which misses 3× too');
   const writes = find('hot poll 1 ch × 1000 subs @ 1000/s', 'msgs/write');
@@ -47,4 +47,27 @@ t.test('the Markdown counts what is met and names the floor that misses too', as
   t.match(md, /\| hot poll 1 ch × 1000 subs @ 1000\/s \| deliveries\/CPU-s \| 1,500,000 \| 1,000,000 \| 1\.5× \| 1\.2× \| ≥ 3× \| \*\*not met\*\* \(coalescing floor misses too\) \|/);
   t.match(md, /\| churn ws 10000 connect→live→close \| CPU µs\/cycle \| 44 \| 40 \| 1\.1× \| 1\.02× \| ≤ 1× \| \*\*not met\*\* \(uWS floor misses too\) \|/);
   t.same(scorecardMarkdown([]), [], 'nothing to compare: no section');
+});
+
+t.test('a p99 not met while server and load generator kept both cores busy says so; a met one, or a quiet machine, does not', async (t) => {
+  const busy = { wallS: 6, serverCpuS: 4.6, loadgenCpuS: 6.8 }; // 11.4 of 12 CPU-s: 95%
+  const quiet = { wallS: 6, serverCpuS: 4.4, loadgenCpuS: 4.7 }; // 76%
+  const pair = (label: string, herald: object, heraldP99: number) => [
+    row('broadcast', label, 'herald', 'poll', { deliveriesPerCpuS: 60_000, perTransport: { poll: lat(heraldP99) }, ...herald }),
+    row('broadcast', label, 'nchan', 'poll', { deliveriesPerCpuS: 50_000, perTransport: { poll: lat(300) }, ...quiet }),
+  ];
+  const runs = [...pair('busy, lost', busy, 450), ...pair('busy, won', busy, 250), ...pair('quiet, lost', quiet, 450),
+    ...pair('no CPU figures', {}, 450)];
+  const rows = scorecardRows(runs);
+  const share = (label: string) => rows.find((x) => x[0].endsWith(label) && x[1].startsWith('p99'))![10];
+  t.equal(Math.round(share('busy, lost')! * 100), 95);
+  t.equal(Math.round(share('quiet, lost')! * 100), 76);
+  t.equal(share('no CPU figures'), null, 'no window or CPU figures: no share');
+  t.equal(machineShare({ ...busy, wallS: 0 }, 2), null, 'no window: no share');
+  t.ok(Math.abs(machineShare(busy, 4)! - 11.4 / 24) < 1e-9, 'the cores are the run\'s');
+  const md = scorecardMarkdown(runs).join('\n');
+  t.match(md, /\| broadcast poll busy, lost \| p99 ms · p99\.9 \/ max \| 450 · 675 \/ 900 \| 300 · 450 \/ 600 \| 1\.5× \|  \| ≤ 1× \| \*\*not met\*\* \(machine 95% busy\) \|/);
+  t.match(md, /\| broadcast poll busy, won \| p99 [^\n]* \| met \|/, 'met: nothing to explain');
+  t.match(md, /\| broadcast poll quiet, lost \| p99 [^\n]* \| \*\*not met\*\* \|/, 'a quiet machine: the tail is the server\'s');
+  t.match(md, /used ≥ 90% of the 2 cores says so\n\(1 here\)/);
 });
