@@ -231,7 +231,7 @@ export class Hub implements BrokerHandler {
     }
     if (--this.sampleCountdown <= 0) {
       this.sampleCountdown = this.o.latencySampleEvery;
-      // Transports flush in this turn's check phase; this runs after them.
+      // Transports flush when this callback returns (FlushQueue); this runs after them, in the check phase.
       this.scheduler.defer(() => this.o.stats.observeLatency((this.o.clock() - now) / 1000));
     }
   }

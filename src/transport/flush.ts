@@ -1,10 +1,18 @@
 import type { Logger } from '../log.js';
 
 /**
- * Once-per-turn write batching. Connections that got bytes during this turn register once;
- * a single setImmediate pass flushes each of them in one corked write. The kernel charges
- * ~6–9 µs per write on loopback whatever the size, so N messages arriving in one Redis read
- * cost one write per connection instead of N.
+ * Write batching per callback. Connections that got bytes during the current I/O callback (a
+ * Redis read, a request handler) register once; one pass at its end (a microtask) flushes each
+ * of them in one corked write. The kernel charges ~6–9 µs per write on loopback whatever the
+ * size, so N messages arriving in one Redis read cost one write per connection instead of N.
+ *
+ * Not setImmediate, as it was: libuv's poll phase polls again, up to 48 rounds of 1,024
+ * events, while events keep coming, and a check-phase pass waits for all of it. With 5,000
+ * pollers answered in their handlers and each coming straight back, one poll phase ran 49,000
+ * requests in 1.35 s, and the polls a message had reached waited that long for their answer
+ * (bench/README.md, issue 15 thirteenth pass). A microtask runs when the callback that
+ * delivered returns, inside that poll phase. The setImmediate stays as a fallback: a pass
+ * that already ran leaves it nothing to do.
  */
 export interface Flushable {
   /** Must clear the item's own "registered" flag first, so a throw cannot leave it stuck. */
@@ -33,9 +41,14 @@ export class FlushQueue {
     this.dirty.push(item);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.run);
+      queueMicrotask(this.run);
+      setImmediate(this.runIfScheduled);
     }
   }
+
+  private readonly runIfScheduled = (): void => {
+    if (this.scheduled) this.run();
+  };
 
   /**
    * The pass is a boundary (STYLE C): one item that throws is logged and the pass goes on,

@@ -28,8 +28,9 @@ const NO_ROUTES: readonly Route[] = [];
  *
  *   cursor "<epoch>:<seq>" ──► hub.subscribe(since = cursor) per channel
  *        ready: replay after cursor, or a reset ──► answer at once
- *        nothing yet ──► hold: first delivery answers in the next setImmediate
- *                        (same-turn messages go together), or pollHoldMs ──► empty answer
+ *        nothing yet ──► hold: first delivery answers when the callback that delivered it
+ *                        returns (FlushQueue: messages of one Redis read go together),
+ *                        or pollHoldMs ──► empty answer
  *   answer cursor = head while every channel is live (all up to it was replayed or delivered),
  *                 = last id sent when the batch was cut at pollBatchSize.
  *
@@ -59,7 +60,7 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
   private scheduled = false;
   /**
    * Set by PollTransport.accept while it subscribes: an answer due then (see `due`) is not
-   * queued for the end-of-turn pass but written before the handler returns.
+   * queued for the flush pass but written before the handler returns.
    */
   accepting = false;
   holdSlot = -1;
@@ -174,7 +175,7 @@ export class PollWaiter extends Listed implements Subscriber, Session, Flushable
     if (this.scheduled || !this.allLive) return;
     if (this.accepting) return;
     this.scheduled = true;
-    // One shared end-of-turn pass answers every poll that got something this turn.
+    // One shared pass, when the delivering callback returns, answers every poll that got something in it.
     this.owner.answers.add(this);
   }
 

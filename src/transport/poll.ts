@@ -104,7 +104,7 @@ export class PollTransport implements PollOwner, Transport {
     waiter.accepting = false;
     if (waiter.due) {
       // Answerable now (a replay or a reset on every channel, found synchronously): answered
-      // in the handler, with no abort handler, hold or end-of-turn pass to set up and take
+      // in the handler, with no abort handler, hold or flush pass to set up and take
       // down (a catch-up poll, and every churn cycle: bench/README.md).
       this.answer(waiter, waiter.outcome, true);
       return;
