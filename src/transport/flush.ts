@@ -11,8 +11,9 @@ import type { Logger } from '../log.js';
  * pollers answered in their handlers and each coming straight back, one poll phase ran 49,000
  * requests in 1.35 s, and the polls a message had reached waited that long for their answer
  * (bench/README.md, issue 15 thirteenth pass). A microtask runs when the callback that
- * delivered returns, inside that poll phase. The setImmediate stays as a fallback: a pass
- * that already ran leaves it nothing to do.
+ * delivered returns, inside that poll phase. Every caller runs in one that drains microtasks
+ * when it returns: a socket or timer callback of Node's, a uWebSockets.js handler (checked:
+ * before the next immediate, never inside a cork), or a promise continuation.
  */
 export interface Flushable {
   /** Must clear the item's own "registered" flag first, so a throw cannot leave it stuck. */
@@ -42,13 +43,8 @@ export class FlushQueue {
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.run);
-      setImmediate(this.runIfScheduled);
     }
   }
-
-  private readonly runIfScheduled = (): void => {
-    if (this.scheduled) this.run();
-  };
 
   /**
    * The pass is a boundary (STYLE C): one item that throws is logged and the pass goes on,

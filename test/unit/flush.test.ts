@@ -61,7 +61,7 @@ class Held implements Delayable {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-t.test('the pass runs when the delivering callback returns, not in the check phase: an immediate queued first comes after it, and the fallback immediate finds nothing left', async (t) => {
+t.test('the pass runs when the delivering callback returns, not in the check phase: an immediate queued first comes after it, and there is one pass', async (t) => {
   let passes = 0;
   const order: string[] = [];
   const queue = new FlushQueue(createLogger('error', () => {}), (n) => {
@@ -78,7 +78,7 @@ t.test('the pass runs when the delivering callback returns, not in the check pha
   await nextTurn();
   await nextTurn();
   t.same(order, ['callback ends', 'pass of 2', 'immediate queued before'], 'one pass for both items, before the check phase');
-  t.equal(passes, 1, 'the fallback immediate ran no second, empty pass');
+  t.equal(passes, 1, 'no second, empty pass after the check phase');
   t.same([a.flushed, b.flushed], [1, 1]);
   b.touch();
   await Promise.resolve();
