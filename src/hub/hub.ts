@@ -231,7 +231,8 @@ export class Hub implements BrokerHandler {
     }
     if (--this.sampleCountdown <= 0) {
       this.sampleCountdown = this.o.latencySampleEvery;
-      // Transports flush when this callback returns (FlushQueue); this runs after them, in the check phase.
+      // Transports flush when this callback returns, or behind WebSocket frames in the check phase
+      // (FlushQueue); this runs after them, in the check phase.
       this.scheduler.defer(() => this.o.stats.observeLatency((this.o.clock() - now) / 1000));
     }
   }

@@ -8,6 +8,7 @@ import type { AuthResult } from './lifecycle/authorize.js';
 import type { ConnectionLifecycle } from './lifecycle/lifecycle.js';
 import { resumeFrom, type Since } from './lifecycle/resume.js';
 import { routeChange } from './lifecycle/revalidate.js';
+import { topicDrain } from './flush.js';
 import { NEVER, type SocketSub, type WsConn } from './ws-conn.js';
 import { TopicGroups } from './ws-groups.js';
 import { BufferBound, TopicGroup, type TopicOwner } from './ws-topics.js';
@@ -163,8 +164,10 @@ export class WsSubscriptions implements TopicOwner {
    */
   publish(group: TopicGroup, frame: string, isMessage: boolean, only: WsConn | null = null): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
-    if (only === null) this.app.publish(group.topic, frame, false);
-    else if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
+    if (only === null) {
+      this.app.publish(group.topic, frame, false);
+      topicDrain.mark();
+    } else if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
     if (isMessage) this.count(group.members.size);
   }
 
