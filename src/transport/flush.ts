@@ -113,14 +113,20 @@ export class FlushQueue {
 
   /**
    * The pass is a boundary (STYLE C): one item that throws is logged and the pass goes on,
-   * so the others are written this turn and not left registered-but-never-flushed.
+   * so the others are written this turn and not left registered-but-never-flushed. It never
+   * throws: TopicDrain runs several queues' passes in a row, and one that threw would leave
+   * the next queue scheduled and never run.
    */
   pass(): void {
     this.scheduled = false;
     const items = this.dirty;
     this.dirty = [];
     for (let i = 0; i < items.length; i++) flushGuarded(items[i]!, this.log);
-    this.afterPass(items.length);
+    try {
+      this.afterPass(items.length);
+    } catch (err) {
+      this.log.error('flush pass report failed', { err: err instanceof Error ? err : new Error(String(err)) });
+    }
   }
 }
 

@@ -92,6 +92,30 @@ t.test('a pass that waits for the drain runs from a request handler once it has 
   t.equal(passes, 1, 'and the drain finds nothing left to run');
 });
 
+t.test('a pass whose report throws is logged, and the next queue waiting behind the drain still runs', async (t) => {
+  const lines: string[] = [];
+  const log = createLogger('error', (l) => lines.push(l));
+  const failing = new FlushQueue(log, () => {
+    throw new Error('report failed');
+  });
+  let after = 0;
+  const next = new FlushQueue(log, () => after++);
+  const a = new Item(failing);
+  const b = new Item(next);
+  topicDrain.mark();
+  a.touch();
+  b.touch();
+  await nextTurn();
+  await nextTurn();
+  t.equal(a.flushed, 1);
+  t.equal(b.flushed, 1, 'the second queue ran after the first one threw');
+  t.equal(after, 1);
+  t.match(lines.join(''), /"msg":"flush pass report failed"/);
+  b.touch();
+  await Promise.resolve();
+  t.equal(b.flushed, 2, 'and it is not left scheduled');
+});
+
 /** A Delayable that records when it was flushed. */
 class Held implements Delayable {
   flushAtMs = 0;
