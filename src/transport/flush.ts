@@ -31,9 +31,6 @@ function flushGuarded(item: Flushable, log: Logger): void {
   }
 }
 
-/** How long a pass may wait behind the topic drain while request handlers keep the loop busy. */
-export const TOPIC_DRAIN_WAIT_MS = 10;
-
 /**
  * Keeps SSE/NDJSON writes and poll answers behind the WebSocket frames of the same iteration.
  * uWebSockets.js writes topic frames (app.publish) in its own end-of-iteration drain, a check
@@ -41,19 +38,19 @@ export const TOPIC_DRAIN_WAIT_MS = 10;
  * microtask pass would write every stream and answer every poll of a Redis read first, so in a
  * mixed deployment each WebSocket frame waited for all of them (bench mixed row: WebSocket p50
  * 3.4–3.8 ms against Nchan's 0.8). While a topic publish waits for the drain, a pass waits too,
- * in one immediate after it: the cheapest writes (uWS's, in C++) go first, as Nchan's order.
+ * in one immediate after it: the cheapest writes (uWS's, in C++) go first, as in Nchan's order.
+ * Without WebSocket traffic in the iteration nothing waits (the poll overload above).
  *
- * The wait is bounded: a poll phase that libuv keeps running (pollers answered in their
- * handlers come straight back; see above) starves the drain with it, so a request handler
- * that finds a pass waiting longer than TOPIC_DRAIN_WAIT_MS runs it there (overdue()).
- * Without WebSocket traffic in the iteration nothing waits.
+ * Not bounded, on purpose: a version that ran a pass from the next request handler once it had
+ * waited 10 ms made an overloaded mixed deployment worse on every figure (answers written in
+ * the poll phase bring their pollers straight back and keep it full; bench/README.md,
+ * fourteenth pass). Waiting for the drain holds those pollers until the check phase instead.
  *
  * One per process, as the loop is: the drain it models is the loop's.
  */
 class TopicDrain {
   private marked = false;
   private waiting: FlushQueue[] = [];
-  private waitingSinceMs = 0;
 
   /** A topic publish happened: uWS writes its frames in this iteration's drain. */
   mark(): void {
@@ -65,26 +62,16 @@ class TopicDrain {
   /** Queues `queue`'s pass behind the drain; false when no drain is due (run it now). */
   defer(queue: FlushQueue): boolean {
     if (!this.marked) return false;
-    if (this.waiting.length === 0) this.waitingSinceMs = performance.now();
     this.waiting.push(queue);
     return true;
   }
 
-  /** From request handlers: the passes waiting longer than the bound run now. */
-  overdue(): void {
-    if (this.waiting.length !== 0 && performance.now() - this.waitingSinceMs >= TOPIC_DRAIN_WAIT_MS) this.runWaiting();
-  }
-
   private readonly release = (): void => {
     this.marked = false;
-    this.runWaiting();
-  };
-
-  private runWaiting(): void {
     const queues = this.waiting;
     this.waiting = [];
     for (let i = 0; i < queues.length; i++) queues[i]!.pass();
-  }
+  };
 }
 
 export const topicDrain = new TopicDrain();

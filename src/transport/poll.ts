@@ -7,7 +7,7 @@ import type { PreparedMessage } from '../hub/message.js';
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
-import { FlushQueue, topicDrain } from './flush.js';
+import { FlushQueue } from './flush.js';
 import { HoldWheel } from './hold-wheel.js';
 import { admitRequest } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
@@ -75,7 +75,6 @@ export class PollTransport implements PollOwner, Transport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
-    topicDrain.overdue();
     const facts = readRequest(res, req, this.ctx.trustedIpHeader, head, this.ctx.limiter.counting);
     if (this.life.draining) {
       // Not an error status: an empty answer that keeps the client's position, on a

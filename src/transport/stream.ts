@@ -6,7 +6,7 @@ import { claimResponse, releaseResponse, responseHead } from '../http/server.js'
 import type { Route } from '../rules/router.js';
 import type { ChannelRouter } from './channels.js';
 import type { Transport, TransportContext } from './context.js';
-import { DelayedFlushQueue, FlushQueue, topicDrain } from './flush.js';
+import { DelayedFlushQueue, FlushQueue } from './flush.js';
 import { admitRequest, BROKER_RETRY_AFTER_S } from './lifecycle/admission.js';
 import type { AuthResult } from './lifecycle/authorize.js';
 import { ConnectionLifecycle } from './lifecycle/lifecycle.js';
@@ -75,7 +75,6 @@ export class StreamTransport implements StreamOwner, Transport {
   }
 
   readonly handle = (res: HttpResponse, req: HttpRequest, head?: RequestHead): void | Promise<void> => {
-    topicDrain.overdue();
     const facts = readRequest(res, req, this.ctx.trustedIpHeader, head, this.ctx.limiter.counting);
     if (this.life.draining) return this.sendElsewhere(res, facts.origin);
     return admitRequest(this.ctx, res, facts, this.admitted, this.unavailable);
