@@ -4,7 +4,7 @@
  * --nchan, which is what `npm run bench:compare` passes), one fresh server per scenario, one
  * Redis for the run. Writes bench/results/<stamp>.json, .md and .svg.
  *
- * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, churn, cluster, workers, rolling-restart, mixed)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
+ * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, one-per-channel, churn, cluster, workers, rolling-restart, mixed, overload)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
  *          --label TEXT (only rows whose label contains it, e.g. "5000 subs")  --nchan  --out DIR  --name NAME
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

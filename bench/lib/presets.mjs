@@ -72,6 +72,11 @@ export function scenarios({ quick }) {
   }
   const third = quick ? 300 : 1000;
   out.push({ preset: 'mixed', label: `10 ch × ${third}×3 subs @ 10/s`, transport: 'mixed', mix: { sse: third, ws: third, poll: third }, k: 10, rate: 10, seconds: secs, size: 64, warmS });
+  // Issue 15, fourteenth pass: past what the machine keeps up with, WebSocket and pollers on
+  // one channel. How long WebSocket frames, poll answers and timers (the loop delay) wait when
+  // the pollers keep libuv's poll phase full; Herald only (a trend across runs, no target).
+  const pollers = quick ? 2000 : 5000;
+  out.push({ preset: 'overload', label: `1 ch × 200 ws + ${pollers} poll @ 10/s`, transport: 'mixed', mix: { ws: 200, poll: pollers }, k: 1, rate: 10, seconds: quick ? 3 : 6, size: 64, warmS, heraldOnly: true });
   return out;
 }
 
