@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { guarded } from './lifecycle/timers.js';
 
 /**
  * Write batching per callback. Connections that got bytes during the current I/O callback (a
@@ -79,11 +80,19 @@ export const topicDrain = new TopicDrain();
 export class FlushQueue {
   private dirty: Flushable[] = [];
   private scheduled = false;
+  private flushedInPass = 0;
+  /**
+   * The pass's report, guarded: TopicDrain runs several queues' passes in a row, and one that
+   * threw would leave the next queue scheduled and never run.
+   */
+  private readonly report: () => void;
 
   constructor(
     private readonly log: Logger,
-    private readonly afterPass: (flushed: number) => void = () => {},
-  ) {}
+    afterPass: (flushed: number) => void = () => {},
+  ) {
+    this.report = guarded(log, 'flush pass report', () => afterPass(this.flushedInPass));
+  }
 
   add(item: Flushable): void {
     this.dirty.push(item);
@@ -101,19 +110,15 @@ export class FlushQueue {
   /**
    * The pass is a boundary (STYLE C): one item that throws is logged and the pass goes on,
    * so the others are written this turn and not left registered-but-never-flushed. It never
-   * throws: TopicDrain runs several queues' passes in a row, and one that threw would leave
-   * the next queue scheduled and never run.
+   * throws (see `report`).
    */
   pass(): void {
     this.scheduled = false;
     const items = this.dirty;
     this.dirty = [];
     for (let i = 0; i < items.length; i++) flushGuarded(items[i]!, this.log);
-    try {
-      this.afterPass(items.length);
-    } catch (err) {
-      this.log.error('flush pass report failed', { err: err instanceof Error ? err : new Error(String(err)) });
-    }
+    this.flushedInPass = items.length;
+    this.report();
   }
 }
 

@@ -3,6 +3,7 @@ import { CHROMIUM_PATH, chromiumAvailable, launchBrowser } from '../helpers/brow
 import { ClientPage, firstBreak, steadyPublisher } from '../helpers/client-page.js';
 import { metricValue, scrape, startHerald, uniquePrefix } from '../helpers/herald.js';
 import { freePort } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The browser client (client/, served at /client.js) in a real Chromium against a real
 // Herald on the memory broker: every transport receives; server-side closes (the class
@@ -26,6 +27,22 @@ cors: { origins: ["*"] }
 drain: { window: 200ms }
 log: { level: warn }
 `;
+
+const openNow = async (url: string, transport: string): Promise<number> =>
+  metricValue(await scrape(url), 'herald_connections_open', `transport="${transport}"`);
+
+/**
+ * Open connections of `transport` once they are `want`, or as they are after 8 s. A stream the
+ * client aborted closes on the server only when Chromium closes its socket, and Chromium may
+ * first drain the aborted response for up to 5 s to reuse the connection
+ * (net/http/http_response_body_drainer.h, kTimeoutInSeconds). A 3 s wait failed about one run
+ * in ten, always after ~4.5 s. The caller asserts on what this returns.
+ */
+async function openSettling(url: string, transport: string, want: number): Promise<number> {
+  let n = -1;
+  await waitFor(async () => (n = await openNow(url, transport)) === want, { timeoutMs: 8000, intervalMs: 100, what: `${want} open ${transport}` }).catch(() => {});
+  return n;
+}
 
 if (!chromiumAvailable()) {
   t.plan(0, `no Chromium at ${CHROMIUM_PATH}: browser client tests skipped (CI installs the chromium package)`);
@@ -98,17 +115,10 @@ if (!chromiumAvailable()) {
       await page.subscribe(tr, `${p}:${tr}-c`);
     }
     for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.filter((m) => m.c.endsWith('-a')).length >= 15`);
-    // The stream's earlier requests were aborted by the client, but the server sees each close
-    // only when Chromium closes the socket: it may first drain the aborted response for up to
-    // 5 s to reuse the connection (net/http/http_response_body_drainer.h, kTimeoutInSeconds; a
-    // 3 s wait here failed about one run in ten, always after ~4.5 s). Wait past that.
-    let metrics = await scrape(h.url);
-    for (let i = 0; i < 80 && metricValue(metrics, 'herald_connections_open', 'transport="ndjson"') !== 1; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      metrics = await scrape(h.url);
-    }
-    t.equal(metricValue(metrics, 'herald_connections_open', 'transport="ws"'), 1, 'one WebSocket for three channels');
-    t.equal(metricValue(metrics, 'herald_connections_open', 'transport="ndjson"'), 1, 'one stream for three channels');
+    // The stream's earlier requests were aborted by the client (openSettling says when the server sees it).
+    const streams = await openSettling(h.url, 'ndjson', 1);
+    t.equal(await openNow(h.url, 'ws'), 1, 'one WebSocket for three channels');
+    t.equal(streams, 1, 'one stream for three channels');
     for (const tr of TRANSPORTS) for (const x of ['b', 'c']) await publisher(h.url, `${p}:${tr}-${x}`)(`${x}1`);
     for (const tr of TRANSPORTS) await page.until(tr, `log.msgs.filter((m) => !m.c.endsWith('-a')).length >= 2`);
     for (const tr of TRANSPORTS) await page.unsubscribe(tr, `${p}:${tr}-b`);
@@ -144,7 +154,6 @@ if (!chromiumAvailable()) {
         g.hiddenNow = hidden;
         g.document.dispatchEvent(new g.Event('visibilitychange'));
       }, hidden);
-    const open = async (tr: string): Promise<number> => metricValue(await scrape(h.url), 'herald_connections_open', `transport="${tr === 'stream' ? 'ndjson' : tr}"`);
     for (const tr of ['ws', 'stream'] as const) {
       await page.start(tr, { url: h.url, channels: [`${p}:${tr}`], options: { transports: [tr], pauseHidden: true } });
       await page.live(tr);
@@ -156,14 +165,8 @@ if (!chromiumAvailable()) {
     const whileHidden = await Promise.all(['ws', 'stream'].map(async (tr) => (await page.record(tr)).msgs.length));
     // A negative check needs time to pass: half a second of publishing (~15 messages) while hidden.
     await new Promise((r) => setTimeout(r, 500));
-    t.equal(await open('ws'), 0, 'no WebSocket while hidden');
-    // The aborted stream's socket closes when Chromium stops draining it (up to 5 s; above).
-    let streams = await open('stream');
-    for (let i = 0; i < 80 && streams !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      streams = await open('stream');
-    }
-    t.equal(streams, 0, 'no stream while hidden');
+    t.equal(await openNow(h.url, 'ws'), 0, 'no WebSocket while hidden');
+    t.equal(await openSettling(h.url, 'ndjson', 0), 0, 'no stream while hidden');
     for (const [i, tr] of ['ws', 'stream'].entries()) t.equal((await page.record(tr)).msgs.length, whileHidden[i], `${tr}: nothing delivered while hidden`);
     await setHidden(false);
     for (const tr of ['ws', 'stream']) await page.live(tr, 2);
