@@ -6,6 +6,8 @@
  *
  * Options: --quick  --preset a,b (idle, broadcast, hot, many-channels, one-per-channel, churn, cluster, workers, rolling-restart, mixed, overload)  --transport sse,ws,poll,mixed  --targets herald,floor,nchan
  *          --label TEXT (only rows whose label contains it, e.g. "5000 subs")  --nchan  --out DIR  --name NAME
+ *          --rounds N (odd; every row N times, the targets' order reversed each round: the scorecard
+ *          judges each figure by its median round, bench/README.md "Rounds")
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ import { existsSync } from 'node:fs';
 const UWS_FLOOR_PRESETS = new Set(['broadcast', 'many-channels', 'one-per-channel', 'churn', 'mixed']);
 
 function parseArgs(argv) {
-  const o = { quick: false, nchan: false, preset: null, transport: null, targets: null, out: null, name: null };
+  const o = { quick: false, nchan: false, preset: null, transport: null, targets: null, out: null, name: null, rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const list = () => argv[++i].split(',').map((s) => s.trim()).filter(Boolean);
@@ -38,8 +40,11 @@ function parseArgs(argv) {
     else if (a === '--label') o.label = argv[++i];
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--name') o.name = argv[++i];
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
+  // An odd count has one median round per figure, so its verdict is the majority's (bench/lib/scorecard.mjs).
+  if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds % 2 === 0) throw new Error(`--rounds must be an odd whole number (1, 3, 5…), got ${o.rounds}`);
   return o;
 }
 
@@ -58,20 +63,25 @@ export async function main(argv) {
   const redis = await startRedis();
   const results = [];
   try {
-    for (const s of list) {
-      for (const t of targets) {
-        if (s.heraldOnly && t !== 'herald') continue;
-        if (t === 'uws-floor' && !UWS_FLOOR_PRESETS.has(s.preset)) continue;
-        const target = t === 'floor' ? floorFor(s) : t;
-        const t0 = performance.now();
-        try {
-          const r = await runScenario(target, redis, s);
-          results.push(r);
-          process.stderr.write(`${s.preset.padEnd(13)} ${s.transport.padEnd(5)} ${s.label.padEnd(34)} ${target.padEnd(11)} ` +
-            `${summaryLine(r)}  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-        } catch (err) {
-          results.push({ preset: s.preset, label: s.label, target, spec: s, failed: String(err.stack ?? err) });
-          process.stderr.write(`${s.preset} ${s.transport} ${target}: FAILED ${err.message}\n`);
+    for (let round = 0; round < o.rounds; round++) {
+      // Reversed every other round, so no target always runs first after a server change.
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const s of list) {
+        for (const t of order) {
+          if (s.heraldOnly && t !== 'herald') continue;
+          if (t === 'uws-floor' && !UWS_FLOOR_PRESETS.has(s.preset)) continue;
+          const target = t === 'floor' ? floorFor(s) : t;
+          const tagRound = o.rounds > 1 ? { round } : {};
+          const t0 = performance.now();
+          try {
+            const r = { ...(await runScenario(target, redis, s)), ...tagRound };
+            results.push(r);
+            process.stderr.write(`${o.rounds > 1 ? `[${round + 1}/${o.rounds}] ` : ''}${s.preset.padEnd(13)} ${s.transport.padEnd(5)} ${s.label.padEnd(34)} ${target.padEnd(11)} ` +
+              `${summaryLine(r)}  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+          } catch (err) {
+            results.push({ preset: s.preset, label: s.label, target, spec: s, failed: String(err.stack ?? err), ...tagRound });
+            process.stderr.write(`${s.preset} ${s.transport} ${target}: FAILED ${err.message}\n`);
+          }
         }
       }
     }
@@ -79,7 +89,7 @@ export async function main(argv) {
     await redis.stop();
   }
   const meta = {
-    date: started.toISOString(), quick: o.quick, targets, node: process.version,
+    date: started.toISOString(), quick: o.quick, targets, rounds: o.rounds, node: process.version,
     cpus: (await import('node:os')).cpus().length, durationS: Math.round((Date.now() - started.getTime()) / 1000),
   };
   const stamp = o.name ?? `${started.toISOString().slice(0, 10)}${o.quick ? '-quick' : ''}${targets.includes('nchan') ? '-compare' : ''}`;

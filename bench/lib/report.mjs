@@ -33,14 +33,18 @@ function runtimeMarkdown(results) {
     const g = (k) => x.gc[k] ?? { count: 0, ms: 0 };
     const count = Object.values(x.gc).reduce((a, v) => a + v.count, 0);
     const windowS = r.wallS ?? (r.churnPerSec ? r.churnCycles / r.churnPerSec : null);
-    L.push(`| ${r.preset} | ${transportOf(r)} | ${r.label} | ${fmt(windowS, 1)} | ${count} | ${fmt(g('minor').ms, 1)} | ${fmt(g('major').ms, 1)} | ${fmt(g('incremental').ms, 1)} | ${windowS ? fmt(x.gcPauseMs / windowS, 1) : '–'} | ${x.gcPausesOver10ms} | ${fmt(x.loopDelayP99Ms, 2)} | ${fmt(x.loopDelayMaxMs, 2)} | ${fmt(p99Of(r), 2)} | ${fmt(latencyOf(r, 'max'), 2)} |`);
+    L.push(`| ${r.preset} | ${transportOf(r)} | ${r.label}${r.round === undefined ? '' : ` · round ${r.round + 1}`} | ${fmt(windowS, 1)} | ${count} | ${fmt(g('minor').ms, 1)} | ${fmt(g('major').ms, 1)} | ${fmt(g('incremental').ms, 1)} | ${windowS ? fmt(x.gcPauseMs / windowS, 1) : '–'} | ${x.gcPausesOver10ms} | ${fmt(x.loopDelayP99Ms, 2)} | ${fmt(x.loopDelayMaxMs, 2)} | ${fmt(p99Of(r), 2)} | ${fmt(latencyOf(r, 'max'), 2)} |`);
   }
   L.push('');
   return L;
 }
 
+/** The row's target, and its round in a run of several (run.mjs --rounds). */
+const targetOf = (r) => (r.round === undefined ? r.target : `${r.target} · round ${r.round + 1}`);
+
+/** The other targets' results of the same row and round. */
 function peers(results, r) {
-  const same = results.filter((x) => key(x) === key(r) && !x.failed);
+  const same = results.filter((x) => key(x) === key(r) && x.round === r.round && !x.failed);
   return { herald: same.find((x) => x.target === 'herald'), nchan: same.find((x) => x.target === 'nchan'), floor: same.find(isFloor) };
 }
 
@@ -58,27 +62,27 @@ export function markdown(meta, results) {
     if (p === 'idle') {
       L.push('| transport | scenario | target | conns | RSS/conn | ×Nchan | RSS total MB | conn/s | CPU µs/connect | errors |', '|---|---|---|---|---|---|---|---|---|---|');
       for (const r of rows) {
-        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${r.target} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
+        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${targetOf(r)} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
         const { nchan } = peers(results, r);
-        L.push(`| ${transportOf(r)} | ${r.label} | ${r.target} | ${fmt(r.connections)} | ${fmt(r.rssPerConnBytes)} B | ${nchan && r !== nchan ? fmt(r.rssPerConnBytes / nchan.rssPerConnBytes, 2) : ''} | ${fmt(r.rssKb / 1024)} | ${fmt(r.connectPerSec)} | ${fmt(r.serverCpuUsPerConnect)} | ${errs(r)} |`);
+        L.push(`| ${transportOf(r)} | ${r.label} | ${targetOf(r)} | ${fmt(r.connections)} | ${fmt(r.rssPerConnBytes)} B | ${nchan && r !== nchan ? fmt(r.rssPerConnBytes / nchan.rssPerConnBytes, 2) : ''} | ${fmt(r.rssKb / 1024)} | ${fmt(r.connectPerSec)} | ${fmt(r.serverCpuUsPerConnect)} | ${errs(r)} |`);
       }
     } else if (p === 'churn') {
       L.push('| transport | scenario | target | cycles/s | CPU µs/cycle | × floor | connect→live p50 | p99 | max (ms) | errors |', '|---|---|---|---|---|---|---|---|---|---|');
       for (const r of rows) {
-        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${r.target} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
+        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${targetOf(r)} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
         const { floor } = peers(results, r);
         const lat = Object.values(r.perTransport)[0]?.latencyMs ?? {};
-        L.push(`| ${transportOf(r)} | ${r.label} | ${r.target} | ${fmt(r.churnPerSec)} | ${fmt(r.serverCpuUsPerCycle)} | ${floor && !isFloor(r) ? fmt(r.serverCpuUsPerCycle / floor.serverCpuUsPerCycle, 2) : ''} | ${fmt(lat.p50, 2)} | ${fmt(lat.p99, 2)} | ${fmt(lat.max, 2)} | ${errs(r)} |`);
+        L.push(`| ${transportOf(r)} | ${r.label} | ${targetOf(r)} | ${fmt(r.churnPerSec)} | ${fmt(r.serverCpuUsPerCycle)} | ${floor && !isFloor(r) ? fmt(r.serverCpuUsPerCycle / floor.serverCpuUsPerCycle, 2) : ''} | ${fmt(lat.p50, 2)} | ${fmt(lat.p99, 2)} | ${fmt(lat.max, 2)} | ${errs(r)} |`);
       }
     } else {
       L.push('| transport | scenario | target | deliveries/s | deliveries/CPU-s | CPU µs/delivery | × floor | msgs/write | p50 | p90 | p99 | p99.9 | max (ms) | lost | resets | late | dups | loadgen CPU s | errors |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
       for (const r of rows) {
-        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${r.target} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
+        if (r.failed) { L.push(`| ${transportOf(r)} | ${r.label} | ${targetOf(r)} | FAILED: ${r.failed.split('\n')[0]} |`); continue; }
         const { floor } = peers(results, r);
         for (const [t, x] of Object.entries(r.perTransport)) {
           const l = x.latencyMs;
-          L.push(`| ${t} | ${r.label} | ${r.target} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.deliveriesPerCpuS)} | ${fmt(r.serverCpuUsPerDelivery, 2)} | ${floor && !isFloor(r) ? fmt(r.serverCpuUsPerDelivery / floor.serverCpuUsPerDelivery, 2) : ''} | ${fmt(r.msgsPerWrite, 2)} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.p999, 2)} | ${fmt(l.max, 2)} | ${x.lost} | ${x.resets ?? 0} | ${x.late ?? 0} | ${x.dups} | ${fmt(r.loadgenCpuS, 2)} | ${errs(r)} |`);
+          L.push(`| ${t} | ${r.label} | ${targetOf(r)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.deliveriesPerCpuS)} | ${fmt(r.serverCpuUsPerDelivery, 2)} | ${floor && !isFloor(r) ? fmt(r.serverCpuUsPerDelivery / floor.serverCpuUsPerDelivery, 2) : ''} | ${fmt(r.msgsPerWrite, 2)} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.p999, 2)} | ${fmt(l.max, 2)} | ${x.lost} | ${x.resets ?? 0} | ${x.late ?? 0} | ${x.dups} | ${fmt(r.loadgenCpuS, 2)} | ${errs(r)} |`);
         }
       }
     }
@@ -101,8 +105,10 @@ export function markdown(meta, results) {
   }
   L.push(...runtimeMarkdown(results));
   L.push(...scorecardMarkdown(results, meta.cpus));
-  L.push('## Issue 6 targets', '', '| target | measured | verdict |', '|---|---|---|');
-  for (const [name, measured, ok] of targetChecks(results)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
+  // Issue 6's checks read one result per row: in a run of several rounds, the first round's.
+  const firstRound = results.filter((r) => (r.round ?? 0) === 0);
+  L.push(`## Issue 6 targets${meta.rounds > 1 ? ` (round 1 of ${meta.rounds})` : ''}`, '', '| target | measured | verdict |', '|---|---|---|');
+  for (const [name, measured, ok] of targetChecks(firstRound)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
   L.push('');
   return L.join('\n');
 }
@@ -153,7 +159,7 @@ function targetChecks(results) {
 
 /** Chart: rows = metric, columns = transport, one bar per target. Plain SVG, no dependency. */
 export function svg(meta, results) {
-  const ok = results.filter((r) => !r.failed);
+  const ok = results.filter((r) => !r.failed && (r.round ?? 0) === 0);
   const targets = ['herald', 'nchan', 'floor'].filter((t) => ok.some((r) => (t === 'floor' ? isFloor(r) : r.target === t)));
   const colors = { herald: '#2b7bb9', nchan: '#d9822b', floor: '#7a7a7a' };
   const widest = (t) => {
@@ -173,7 +179,7 @@ export function svg(meta, results) {
   const W = left + transports.length * colW + 20; const H = top + metrics.length * (rowH + 30) + 20;
   const s = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="24" font-size="16" font-weight="bold">Herald bench ${meta.date.slice(0, 10)}${meta.quick ? ' (quick)' : ''}: ${targets.join(' vs ')}</text>`];
+    `<text x="${left}" y="24" font-size="16" font-weight="bold">Herald bench ${meta.date.slice(0, 10)}${meta.quick ? ' (quick)' : ''}: ${targets.join(' vs ')}${meta.rounds > 1 ? ` (round 1 of ${meta.rounds})` : ''}</text>`];
   targets.forEach((tg, i) => s.push(`<rect x="${left + i * 110}" y="36" width="12" height="12" fill="${colors[tg]}"/><text x="${left + i * 110 + 16}" y="46">${tg}</text>`));
   metrics.forEach(([title, get, hint], mi) => {
     const y0 = top + mi * (rowH + 30);

@@ -22,12 +22,44 @@ export function machineShare(r, cpus) {
 
 /**
  * [row, measure, herald, nchan, ratio, target text, met, floor ratio | null, floor meets | null, floor name | null,
- * machine share of Herald's row (p99 figures only) | null] for every comparable figure. The floor is judged by the same target: where it misses too, the
- * row says so. It is the uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic at all, on
+ * machine share of Herald's row (p99 figures only) | null, every round's ratio] for every
+ * comparable figure. The floor is judged by the same target: where it misses too, the row says so. It is the uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic at all, on
  * the same uWebSockets.js), and for the hot rows, where no uWS floor runs, the coalescing floor
  * (floor-server.mjs on raw sockets, flushing every 10 ms: what batching alone gives).
+ *
+ * A run of several rounds (run.mjs --rounds, odd): each figure's entry is then its median
+ * round's (values, ratio, verdict, machine share), the floor's ratio the median of the floor's,
+ * and the last element lists every round's ratio (msgs/write: Herald's value) in run order. Each target is a threshold, so the median's verdict is the majority's.
  */
 export function scorecardRows(results, cpus = 2) {
+  const rounds = [...new Set(results.map(roundOf))].sort((a, b) => a - b);
+  if (rounds.length <= 1) return oneRound(results, cpus).map((r) => [...r.slice(0, 11), [sortValue(r)]]);
+  const byFigure = new Map();
+  for (const k of rounds) {
+    for (const r of oneRound(results.filter((x) => roundOf(x) === k), cpus)) {
+      const figure = `${r[0]}|${r[1]}`;
+      if (!byFigure.has(figure)) byFigure.set(figure, []);
+      byFigure.get(figure).push(r);
+    }
+  }
+  return [...byFigure.values()].map((entries) => {
+    const mid = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
+    const median = mid(entries.map(sortValue));
+    const pick = entries.find((r) => sortValue(r) === median);
+    const floors = entries.map((r) => r[7]).filter((x) => x !== null);
+    const floorRatio = floors.length === 0 ? null : mid(floors);
+    const floorMet = floors.length === 0 ? null : entries.filter((r) => r[8] === true).length * 2 > floors.length;
+    const floorName = entries.find((r) => r[9] !== null)?.[9] ?? null;
+    return [...pick.slice(0, 7), floorRatio, floorMet, floorName, pick[10] ?? null, entries.map(sortValue)];
+  });
+}
+
+const roundOf = (r) => r.round ?? 0;
+/** What a figure's rounds are ordered by: its ratio, or Herald's own value where there is none (msgs/write). */
+const sortValue = (r) => r[4] ?? r[2];
+
+/** The figures of one round's results (all of them, in a run of one round). */
+function oneRound(results, cpus) {
   const ok = results.filter((r) => !r.failed);
   const out = [];
   for (const h of ok.filter((r) => r.target === 'herald')) {
@@ -39,7 +71,7 @@ export function scorecardRows(results, cpus = 2) {
     const row = `${h.preset} ${transportOf(h)} ${h.label}`;
     const add = (measure, hv, nv, target, met, ratio = hv / nv, uv = null) => {
       const uRatio = uv === null || ratio === null ? null : uv / nv;
-      out.push([row, measure, hv, nv, ratio, target, met(ratio, hv), uRatio, uRatio === null ? null : met(uRatio, uv), uRatio === null ? null : floorName]);
+      out.push([row, measure, hv, nv, ratio, target, met(ratio, hv), uRatio, uRatio === null ? null : met(uRatio, uv), uRatio === null ? null : floorName, null]);
     };
     if (h.preset === 'idle') {
       add('RSS/conn (B)', h.rssPerConnBytes, n.rssPerConnBytes, '≤ 0.25×', (x) => x <= 0.25);
@@ -69,6 +101,7 @@ export function scorecardMarkdown(results, cpus = 2) {
   const met = rows.filter((r) => r[6]).length;
   const bound = rows.filter((r) => !r[6] && r[8] === false).length;
   const saturated = (r) => !r[6] && r[10] != null && r[10] >= SATURATED_SHARE;
+  const rounds = Math.max(...rows.map((r) => r[11].length));
   const L = ['## Scorecard against Nchan (issue 15 targets)', '',
     `${met} of ${rows.length} met. Ratios are Herald ÷ Nchan within this run. "Floor" is the same ratio for a server`,
     'with no gateway logic: bench/lib/uws-floor-server.mjs on the same uWebSockets.js, and for the hot rows the',
@@ -76,12 +109,18 @@ export function scorecardMarkdown(results, cpus = 2) {
     `too (${bound} of the rows not met), no such server met it in this run: for the uWS floor, no JavaScript on uWS.`,
     `A p99 not met while the server and the load generator together used ≥ ${SATURATED_SHARE * 100}% of the ${cpus} cores says so`,
     `(${rows.filter(saturated).length} here): the clients then wait for a core as much as for the server, and the tail is the scheduler's.`, '',
-    '| row | measure | Herald | Nchan | ratio | floor | target | verdict |', '|---|---|---|---|---|---|---|---|'];
+    ...(rounds > 1 ? [`Every row ran in ${rounds} rounds, Herald and Nchan side by side in each, the targets' order reversed every other round.`,
+      'Each figure shows its median round (Herald, Nchan and ratio from that one round), so its verdict is what most rounds',
+      'gave; "per round" lists every round\'s ratio in run order (msgs/write: Herald\'s value), and "floor" is the median of the',
+      'floor\'s rounds, "misses too" when most of them missed.', ''] : []),
+    `| row | measure | Herald | Nchan | ratio | floor | target | verdict |${rounds > 1 ? ' per round |' : ''}`,
+    `|---|---|---|---|---|---|---|---|${rounds > 1 ? '---|' : ''}`];
   for (const r of rows) {
-    const [row, measure, hv, nv, ratio, target, ok, uRatio, uOk, floorName, share] = r;
+    const [row, measure, hv, nv, ratio, target, ok, uRatio, uOk, floorName, share, each] = r;
     const why = [uOk === false ? `${floorName} misses too` : '', saturated(r) ? `machine ${Math.round(share * 100)}% busy` : ''].filter(Boolean).join('; ');
     const verdict = ok ? 'met' : why ? `**not met** (${why})` : '**not met**';
-    L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${uRatio === null ? '' : `${fmt(uRatio)}×`} | ${target} | ${verdict} |`);
+    const perRound = rounds > 1 ? ` ${each.map((x) => fmt(x)).join(' / ')} |` : '';
+    L.push(`| ${row} | ${measure} | ${typeof hv === 'number' ? fmt(hv) : hv} | ${typeof nv === 'number' ? fmt(nv) : nv} | ${ratio === null ? '' : `${fmt(ratio)}×`} | ${uRatio === null ? '' : `${fmt(uRatio)}×`} | ${target} | ${verdict} |${perRound}`);
   }
   L.push('');
   return L;

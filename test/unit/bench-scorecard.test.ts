@@ -28,15 +28,15 @@ t.test('each figure against Nchan, with the uWS floor beside it, or for hot the 
   const rows = scorecardRows(results);
   const find = (r: string, m: string) => rows.find((x) => x[0] === r && x[1].startsWith(m))!;
   const bcast = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'deliveries');
-  t.same(bcast.slice(4), [1.2, '≥ 1×', true, 1.4, true, 'uWS floor'], 'the uWS floor, not the raw-socket one');
+  t.same(bcast.slice(4), [1.2, '≥ 1×', true, 1.4, true, 'uWS floor', null, [1.2]], 'the uWS floor, not the raw-socket one');
   const bp99 = find('broadcast poll 1 ch × 1000 subs @ 20/s', 'p99');
-  t.same(bp99.slice(4), [0.8, '≤ 1×', true, 1.2, false, 'uWS floor', null], 'no CPU figures in this row: no machine share');
+  t.same(bp99.slice(4), [0.8, '≤ 1×', true, 1.2, false, 'uWS floor', null, [0.8]], 'no CPU figures in this row: no machine share');
   const hot = find('hot poll 1 ch × 1000 subs @ 1000/s', 'deliveries');
-  t.same(hot.slice(4), [1.5, '≥ 3×', false, 1.2, false, 'coalescing floor'], 'hot: the coalescing floor, which misses 3× too');
+  t.same(hot.slice(4), [1.5, '≥ 3×', false, 1.2, false, 'coalescing floor', null, [1.5]], 'hot: the coalescing floor, which misses 3× too');
   const writes = find('hot poll 1 ch × 1000 subs @ 1000/s', 'msgs/write');
   t.same(writes.slice(4, 9), [null, 'Herald ≥ 8', true, null, null], 'msgs/write is Herald\'s own figure');
   const churn = find('churn ws 10000 connect→live→close', 'CPU');
-  t.same(churn.slice(4), [1.1, '≤ 1×', false, 1.025, false, 'uWS floor']);
+  t.same(churn.slice(4), [1.1, '≤ 1×', false, 1.025, false, 'uWS floor', null, [1.1]]);
   t.notOk(rows.some((x) => x[0].startsWith('cluster')), 'a row without an Nchan peer is left out');
 });
 
@@ -70,4 +70,34 @@ t.test('a p99 not met while server and load generator kept both cores busy says 
   t.match(md, /\| broadcast poll busy, won \| p99 [^\n]* \| met \|/, 'met: nothing to explain');
   t.match(md, /\| broadcast poll quiet, lost \| p99 [^\n]* \| \*\*not met\*\* \|/, 'a quiet machine: the tail is the server\'s');
   t.match(md, /used ≥ 90% of the 2 cores says so\n\(1 here\)/);
+});
+
+t.test('several rounds: each figure is its median round, the floor the median of its rounds, every round listed', async (t) => {
+  const label = '1 ch × 1000 subs @ 20/s';
+  // Round by round: Herald ÷ Nchan 0.9, 1.2, 1.05; the floor 0.95, 1.1, 0.9 (met in one round of three).
+  const round = (k: number, herald: number, floor: number, p99: number) => [
+    row('broadcast', label, 'herald', 'poll', { deliveriesPerCpuS: herald, perTransport: { poll: lat(p99) }, round: k }),
+    row('broadcast', label, 'nchan', 'poll', { deliveriesPerCpuS: 100, perTransport: { poll: lat(20) }, round: k }),
+    row('broadcast', label, 'uws-floor', 'poll', { deliveriesPerCpuS: floor, perTransport: { poll: lat(19) }, round: k }),
+  ];
+  const hot = (k: number, writes: number) => [
+    row('hot', '1 ch × 1000 subs @ 1000/s', 'herald', 'ws', { deliveriesPerCpuS: 300, msgsPerWrite: writes, perTransport: { ws: lat(1) }, round: k }),
+    row('hot', '1 ch × 1000 subs @ 1000/s', 'nchan', 'ws', { deliveriesPerCpuS: 100, msgsPerWrite: 2, perTransport: { ws: lat(9) }, round: k }),
+  ];
+  const runs = [...round(0, 90, 95, 24), ...round(1, 120, 110, 18), ...round(2, 105, 90, 21), ...hot(0, 9), ...hot(1, 7), ...hot(2, 7.5)];
+  const rows = scorecardRows(runs);
+  const find = (r: string, m: string) => rows.find((x) => x[0] === r && x[1].startsWith(m))!;
+  t.equal(rows.length, 5, 'one entry per figure, not per round');
+  const cpu = find(`broadcast poll ${label}`, 'deliveries');
+  t.same(cpu.slice(2, 10), [105, 100, 1.05, '≥ 1×', true, 0.95, false, 'uWS floor'], 'the median round\'s values; the floor missed in two rounds of three');
+  t.same(cpu[11], [0.9, 1.2, 1.05], 'every round, in run order');
+  const p99 = find(`broadcast poll ${label}`, 'p99');
+  t.same([p99[4], p99[6], p99[11]], [1.05, false, [1.2, 0.9, 1.05]], 'p99: the median ratio 1.05 is not met, as in two rounds of three');
+  const writes = find('hot ws 1 ch × 1000 subs @ 1000/s', 'msgs/write');
+  t.same([writes[2], writes[6], writes[11]], [7.5, false, [9, 7, 7.5]], 'msgs/write: the median of Herald\'s own values');
+  const md = scorecardMarkdown(runs).join('\n');
+  t.match(md, /Every row ran in 3 rounds/);
+  t.match(md, /\| verdict \| per round \|/);
+  t.match(md, /\| broadcast poll 1 ch × 1000 subs @ 20\/s \| deliveries\/CPU-s \| 105 \| 100 \| 1\.05× \| 0\.95× \| ≥ 1× \| met \| 0\.9 \/ 1\.2 \/ 1\.05 \|/);
+  t.notMatch(scorecardMarkdown(results).join('\n'), /per round/, 'a run of one round keeps its columns');
 });
