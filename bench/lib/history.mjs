@@ -1,7 +1,8 @@
 /**
  * The committed compare runs over time, as one SVG grid: a row per scorecard figure
- * (scorecard.mjs), a column per run (oldest left), each cell the Herald ÷ Nchan ratio,
- * green when it meets its target and red when not, so a regression shows at a glance.
+ * (scorecard.mjs), a column per run (oldest left), each cell the Herald ÷ Nchan ratio (a run
+ * of several rounds: its median round's), green when it meets its target and red when not, so
+ * a regression shows at a glance.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +41,8 @@ export function historySvg(runs) {
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="10" y="22" font-size="15" font-weight="bold">Herald ÷ Nchan over the committed compare runs</text>`,
     '<text x="10" y="40" fill="#555">each cell: the ratio in that run; green = target met, red = not met, blank = not measured</text>'];
-  runs.forEach((run, i) => s.push(`<text x="${left + i * colW + colW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">${esc(run.name.replace(/-compare$/, ''))}</text>`));
+  // A run of several rounds shows each figure's median round (scorecard.mjs): "×3" says so.
+  runs.forEach((run, i) => s.push(`<text x="${left + i * colW + colW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">${esc(run.name.replace(/-compare$/, ''))}${run.meta?.rounds > 1 ? ` ×${run.meta.rounds}` : ''}</text>`));
   order.forEach((figure, r) => {
     const y = top + r * rowH;
     s.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(figure)}</text>`);
