@@ -11,7 +11,9 @@ export type ScorecardRow = [
   floorMet: boolean | null,
   floorName: 'uWS floor' | 'coalescing floor' | null,
   /** p99 figures: (server + load generator CPU) ÷ (window × cores) of Herald's row. */
-  machineShare?: number | null,
+  machineShare: number | null,
+  /** Every round's ratio in run order (msgs/write: Herald's value); one entry in a run of one round. */
+  rounds: number[],
 ];
 export const SATURATED_SHARE: number;
 export function machineShare(result: object, cpus: number): number | null;

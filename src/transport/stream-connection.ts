@@ -22,7 +22,8 @@ export interface StreamOwner {
   /** Registers a stream with bytes to write: flushed this turn, or when its batch delay is due. */
   schedule(conn: StreamConnection): void;
   deliveredInPass: number;
-  now(): number;
+  /** The clock (ms), read once per synchronous run: a fan-out writes thousands of streams at one instant. */
+  turnNow(): number;
   begin(conn: StreamConnection): void;
   dropSlow(conn: StreamConnection): void;
 }
@@ -181,7 +182,7 @@ export class StreamConnection extends Listed implements Subscriber, Session, Del
 
   /** Books one write; drops the stream when uWS holds more than the bound for it. */
   wrote(bytes: number, accepted: boolean): void {
-    this.lastWriteMs = Math.floor(this.owner.now());
+    this.lastWriteMs = Math.floor(this.owner.turnNow());
     this.unsent = unsentAfterWrite(this.unsent, bytes, accepted);
     if (this.unsent > this.maxUnsent) this.owner.dropSlow(this);
   }

@@ -31,12 +31,14 @@ export class StreamTransport implements StreamOwner, Transport {
   /** Streams whose batch delay holds their next write back. */
   private readonly delayed: DelayedFlushQueue;
   /**
-   * now() as read once per synchronous run, -1 when not read yet: a fan-out schedules
-   * thousands of streams at one instant, and a clock read each cost ~60 ns per delivery.
+   * now() as read once per synchronous run, -1 when not read yet: a fan-out schedules and
+   * then writes thousands of streams at one instant, and a clock read each (performance.now()
+   * checks its receiver with hasOwnProperty, then reads the clock) cost ~60 ns per delivery,
+   * twice (bench/README.md, fifteenth pass).
    */
-  private scheduleNowMs = -1;
-  private readonly forgetScheduleNow = (): void => {
-    this.scheduleNowMs = -1;
+  private turnNowMs = -1;
+  private readonly forgetTurnNow = (): void => {
+    this.turnNowMs = -1;
   };
   deliveredInPass = 0;
   private readonly life: ConnectionLifecycle<StreamConnection>;
@@ -139,14 +141,18 @@ export class StreamTransport implements StreamOwner, Transport {
     });
   }
 
+  turnNow(): number {
+    if (this.turnNowMs < 0) {
+      this.turnNowMs = this.now();
+      queueMicrotask(this.forgetTurnNow);
+    }
+    return this.turnNowMs;
+  }
+
   schedule(conn: StreamConnection): void {
     if (conn.batchDelayMs > 0) {
-      if (this.scheduleNowMs < 0) {
-        this.scheduleNowMs = this.now();
-        queueMicrotask(this.forgetScheduleNow);
-      }
       const atMs = conn.lastWriteMs + conn.batchDelayMs;
-      if (this.scheduleNowMs < atMs) return this.delayed.add(conn, atMs);
+      if (this.turnNow() < atMs) return this.delayed.add(conn, atMs);
     }
     this.flushes.add(conn);
   }

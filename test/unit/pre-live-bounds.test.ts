@@ -25,7 +25,7 @@ t.test('a stream waiting for a channel drops itself, at the next flush, past its
     format: SSE_FORMAT,
     schedule: (conn) => flushes.push(conn),
     deliveredInPass: 0,
-    now: () => 0,
+    turnNow: () => 0,
     begin: () => t.fail('never begins: channel b is not live'),
     dropSlow: (conn) => dropped.push(conn),
   };
