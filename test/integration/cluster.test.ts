@@ -107,6 +107,10 @@ t.test('Redis Cluster, sharded mode', async (t) => {
     const far = cluster.admin(cluster.nodes.at(-1)!.port);
     await far.publish(channel, 'broadcast');
     far.disconnect();
+    // The cluster bus forwards that publish asynchronously, and /publish below may reach the
+    // subscribed node first: Redis promises no order between two nodes' publishes (a CI run
+    // saw ['api', 'broadcast']), so the second is sent once the first has arrived.
+    await s.waitForMessages(1);
     const res = await fetch(`${classic.url}/publish`, { method: 'POST', body: JSON.stringify({ channel, data: 'api' }) });
     t.equal(res.status, 200);
     await s.waitForMessages(2);
