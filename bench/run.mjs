@@ -66,12 +66,12 @@ export async function main(argv) {
     for (let round = 0; round < o.rounds; round++) {
       // Reversed every other round, so no target always runs first after a server change.
       const order = round % 2 === 0 ? targets : [...targets].reverse();
+      const tagRound = o.rounds > 1 ? { round } : {};
       for (const s of list) {
         for (const t of order) {
           if (s.heraldOnly && t !== 'herald') continue;
           if (t === 'uws-floor' && !UWS_FLOOR_PRESETS.has(s.preset)) continue;
           const target = t === 'floor' ? floorFor(s) : t;
-          const tagRound = o.rounds > 1 ? { round } : {};
           const t0 = performance.now();
           try {
             const r = { ...(await runScenario(target, redis, s)), ...tagRound };

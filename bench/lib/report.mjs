@@ -39,6 +39,12 @@ function runtimeMarkdown(results) {
   return L;
 }
 
+/**
+ * What the issue-6 checks and the chart read, one result per row: in a run of several rounds
+ * (run.mjs --rounds), the first round's; the scorecard weighs every round.
+ */
+const firstRound = (results) => results.filter((r) => (r.round ?? 0) === 0);
+
 /** The row's target, and its round in a run of several (run.mjs --rounds). */
 const targetOf = (r) => (r.round === undefined ? r.target : `${r.target} · round ${r.round + 1}`);
 
@@ -105,10 +111,8 @@ export function markdown(meta, results) {
   }
   L.push(...runtimeMarkdown(results));
   L.push(...scorecardMarkdown(results, meta.cpus));
-  // Issue 6's checks read one result per row: in a run of several rounds, the first round's.
-  const firstRound = results.filter((r) => (r.round ?? 0) === 0);
   L.push(`## Issue 6 targets${meta.rounds > 1 ? ` (round 1 of ${meta.rounds})` : ''}`, '', '| target | measured | verdict |', '|---|---|---|');
-  for (const [name, measured, ok] of targetChecks(firstRound)) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
+  for (const [name, measured, ok] of targetChecks(firstRound(results))) L.push(`| ${name} | ${measured} | ${ok === null ? 'not measured' : ok ? 'met' : '**not met**'} |`);
   L.push('');
   return L.join('\n');
 }
@@ -159,7 +163,7 @@ function targetChecks(results) {
 
 /** Chart: rows = metric, columns = transport, one bar per target. Plain SVG, no dependency. */
 export function svg(meta, results) {
-  const ok = results.filter((r) => !r.failed && (r.round ?? 0) === 0);
+  const ok = firstRound(results).filter((r) => !r.failed);
   const targets = ['herald', 'nchan', 'floor'].filter((t) => ok.some((r) => (t === 'floor' ? isFloor(r) : r.target === t)));
   const colors = { herald: '#2b7bb9', nchan: '#d9822b', floor: '#7a7a7a' };
   const widest = (t) => {

@@ -21,15 +21,18 @@ export function machineShare(r, cpus) {
 }
 
 /**
- * [row, measure, herald, nchan, ratio, target text, met, floor ratio | null, floor meets | null, floor name | null,
- * machine share of Herald's row (p99 figures only) | null, every round's ratio] for every
- * comparable figure. The floor is judged by the same target: where it misses too, the row says so. It is the uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic at all, on
- * the same uWebSockets.js), and for the hot rows, where no uWS floor runs, the coalescing floor
- * (floor-server.mjs on raw sockets, flushing every 10 ms: what batching alone gives).
+ * [row, measure, herald, nchan, ratio, target text, met, floor ratio | null, floor meets | null,
+ * floor name | null, machine share of Herald's row (p99 figures only) | null, every round's
+ * ratio] for every comparable figure. The floor is judged by the same target: where it misses
+ * too, the row says so. It is the uWS floor (bench/lib/uws-floor-server.mjs: no gateway logic at
+ * all, on the same uWebSockets.js), and for the hot rows, where no uWS floor runs, the
+ * coalescing floor (floor-server.mjs on raw sockets, flushing every 10 ms: what batching alone
+ * gives).
  *
  * A run of several rounds (run.mjs --rounds, odd): each figure's entry is then its median
  * round's (values, ratio, verdict, machine share), the floor's ratio the median of the floor's,
- * and the last element lists every round's ratio (msgs/write: Herald's value) in run order. Each target is a threshold, so the median's verdict is the majority's.
+ * and the last element lists every round's ratio (msgs/write: Herald's value) in run order.
+ * Each target is a threshold, so the median's verdict is the majority's.
  */
 export function scorecardRows(results, cpus = 2) {
   const rounds = [...new Set(results.map(roundOf))].sort((a, b) => a - b);
@@ -43,18 +46,19 @@ export function scorecardRows(results, cpus = 2) {
     }
   }
   return [...byFigure.values()].map((entries) => {
-    const mid = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
     const median = mid(entries.map(sortValue));
     const pick = entries.find((r) => sortValue(r) === median);
     const floors = entries.map((r) => r[7]).filter((x) => x !== null);
     const floorRatio = floors.length === 0 ? null : mid(floors);
     const floorMet = floors.length === 0 ? null : entries.filter((r) => r[8] === true).length * 2 > floors.length;
     const floorName = entries.find((r) => r[9] !== null)?.[9] ?? null;
-    return [...pick.slice(0, 7), floorRatio, floorMet, floorName, pick[10] ?? null, entries.map(sortValue)];
+    return [...pick.slice(0, 7), floorRatio, floorMet, floorName, pick[10], entries.map(sortValue)];
   });
 }
 
 const roundOf = (r) => r.round ?? 0;
+/** The middle value of an odd count (the lower middle of an even one). */
+const mid = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
 /** What a figure's rounds are ordered by: its ratio, or Herald's own value where there is none (msgs/write). */
 const sortValue = (r) => r[4] ?? r[2];
 
