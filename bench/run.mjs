@@ -23,9 +23,10 @@ import { existsSync } from 'node:fs';
 /**
  * Where the uWS floor (lib/uws-floor-server.mjs) is measured: the unbatched rows and churn,
  * the ones whose targets against Nchan are about per-request and per-message cost in
- * JavaScript on uWS. Not idle, hot (batched: floor-batch), workers or Herald-only presets.
+ * JavaScript on uWS, and workers (as many floor processes on one port as Herald has workers).
+ * Not idle, hot (batched: floor-batch) or Herald-only presets.
  */
-const UWS_FLOOR_PRESETS = new Set(['broadcast', 'many-channels', 'one-per-channel', 'churn', 'mixed']);
+const UWS_FLOOR_PRESETS = new Set(['broadcast', 'many-channels', 'one-per-channel', 'churn', 'workers', 'mixed']);
 
 function parseArgs(argv) {
   const o = { quick: false, nchan: false, preset: null, transport: null, targets: null, out: null, name: null, rounds: 1 };

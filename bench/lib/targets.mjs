@@ -83,19 +83,35 @@ export async function startHerald({ redis, workers = 1, durable = false }) {
   };
 }
 
-export async function startFloor({ redis, mode = 'direct' }) {
+/**
+ * `workers` > 1 (the uWS floor only): that many floor processes on one port. uWebSockets.js
+ * binds with SO_REUSEPORT, so the kernel spreads the connections over them as it does over
+ * Herald's --workers and nginx's worker_processes; each process subscribes to Redis itself.
+ * The raw-`net` floors stay one process (Node 20's net has no reusePort).
+ */
+export async function startFloor({ redis, mode = 'direct', workers = 1 }) {
   const port = await freePort();
   const script = mode === 'uws' ? UWS_FLOOR : FLOOR;
+  const count = mode === 'uws' ? workers : 1;
   // HERALD_BENCH_FLOOR_NODE_ARGS: the same for the floors (a profile to set beside Herald's).
   const nodeArgs = (process.env.HERALD_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // HERALD_BENCH_FLOOR_STDOUT: the floor's stdout, as HERALD_BENCH_STDOUT keeps Herald's (--trace-gc beside Herald's).
-  const out = stdoutFrom('HERALD_BENCH_FLOOR_STDOUT');
-  const proc = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
-    { stdio: ['ignore', out, 'pipe'] });
-  if (typeof out === 'number') closeSync(out);
   const name = mode === 'batch' ? 'floor-batch' : mode === 'uws' ? 'uws-floor' : 'floor';
-  await waitListening(proc, name, 10000);
-  return { name, port, pids: () => [proc.pid], stop: () => stopProc(proc) };
+  const procs = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      // HERALD_BENCH_FLOOR_STDOUT: the floor's stdout, as HERALD_BENCH_STDOUT keeps Herald's (--trace-gc beside Herald's).
+      const out = stdoutFrom('HERALD_BENCH_FLOOR_STDOUT');
+      const proc = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--redis-port', String(redis.port), '--mode', mode],
+        { stdio: ['ignore', out, 'pipe'] });
+      if (typeof out === 'number') closeSync(out);
+      procs.push(proc);
+      await waitListening(proc, name, 10000);
+    }
+  } catch (err) {
+    await Promise.all(procs.map((p) => stopProc(p)));
+    throw err;
+  }
+  return { name, port, pids: () => procs.map((p) => p.pid), stop: () => Promise.all(procs.map((p) => stopProc(p))).then(() => {}) };
 }
 
 export function nchanAvailable() {
