@@ -97,6 +97,8 @@ export async function startFloor({ redis, mode = 'direct', workers = 1 }) {
   const nodeArgs = (process.env.HERALD_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const name = mode === 'batch' ? 'floor-batch' : mode === 'uws' ? 'uws-floor' : 'floor';
   const procs = [];
+  // stopProc's second parameter is the signal: no point-free map(stopProc), which would pass the index.
+  const stopAll = () => Promise.all(procs.map((p) => stopProc(p))).then(() => {});
   try {
     for (let i = 0; i < count; i++) {
       // HERALD_BENCH_FLOOR_STDOUT: the floor's stdout, as HERALD_BENCH_STDOUT keeps Herald's (--trace-gc beside Herald's).
@@ -108,10 +110,10 @@ export async function startFloor({ redis, mode = 'direct', workers = 1 }) {
       await waitListening(proc, name, 10000);
     }
   } catch (err) {
-    await Promise.all(procs.map((p) => stopProc(p)));
+    await stopAll();
     throw err;
   }
-  return { name, port, pids: () => procs.map((p) => p.pid), stop: () => Promise.all(procs.map((p) => stopProc(p))).then(() => {}) };
+  return { name, port, pids: () => procs.map((p) => p.pid), stop: stopAll };
 }
 
 export function nchanAvailable() {
