@@ -45,8 +45,11 @@ function waitListening(proc, what, timeoutMs) {
   });
 }
 
-/** durable: the rule keeps its history in a Redis Stream (`store: redis`; publish with FCALL herald_publish). */
-export function heraldConfig(redis, { durable = false } = {}) {
+/**
+ * durable: the rule keeps its history in a Redis Stream (`store: redis`; publish with FCALL herald_publish).
+ * HERALD_BENCH_BATCH_DELAY (e.g. `0`) sets `defaults.batchDelay`, to measure the batch delay against none.
+ */
+export function heraldConfig(redis, { durable = false, batchDelay = process.env.HERALD_BENCH_BATCH_DELAY } = {}) {
   const broker = redis.cluster
     ? `{ type: cluster, cluster: { nodes: [${redis.seeds.map((s) => `"${s}"`).join(', ')}], mode: sharded } }`
     : `{ type: redis, url: ${redis.url} }`;
@@ -54,7 +57,7 @@ export function heraldConfig(redis, { durable = false } = {}) {
 channels:
   - { pattern: "bench:{name}", access: public, payload: text, history: { size: ${durable ? '1000' : '100'}, maxAge: 1m${durable ? ', store: redis' : ''} } }
 limits: { maxBufferedBytes: 4mb, maxSubscriptionsPerConnection: 64 }
-log: { level: warn }
+${batchDelay === undefined ? '' : `defaults: { batchDelay: ${batchDelay} }\n`}log: { level: warn }
 classes: { default: desktop, list: [ { name: desktop, lifetime: 1h, pollHold: 30s, heartbeat: 25s, idle: 10m } ] }
 `;
 }
