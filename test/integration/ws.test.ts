@@ -264,6 +264,40 @@ t.test('one socket on a channel, then two, then one: bursts arrive whole and in 
   t.same(b.messages().map((m) => m.data), expected.slice(150, 300), 'the socket that came and went: its phase only');
 });
 
+t.test('quiet spells and bursts on two channels: every socket gets all, in order, across channels', async (t) => {
+  // Three sockets on one channel, one of them on a second channel too; each round is a quiet
+  // spell, then a burst alternating the two channels in one pipeline. The socket on both must
+  // get the publish order across them (uWS merges a socket's topics in publish order), the
+  // others their channel's order. Any path that sends some messages sooner than others (a
+  // socket alone on its channel is sent to directly) must keep this.
+  const p = uniquePrefix();
+  const h = await startHerald(t, { config: config(p) });
+  const clients = await Promise.all([0, 1, 2].map(() => WsClient.open(`${h.wsUrl}/ws`)));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const [a, b, c] = clients as [WsClient, WsClient, WsClient];
+  for (const client of clients) await client.subscribe(`${p}:x`);
+  await a.subscribe(`${p}:y`);
+  const published: [string, string][] = [];
+  for (let round = 0; round < 6; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const batch = pub.pipeline();
+    for (let i = 0; i < 40; i++) {
+      const channel = i % 2 === 0 ? `${p}:x` : `${p}:y`;
+      const data = `r${round}-${i}`;
+      batch.publish(channel, data);
+      published.push([channel, data]);
+    }
+    await batch.exec();
+  }
+  await a.waitForMessages(published.length, 10_000);
+  const onX = published.filter(([channel]) => channel === `${p}:x`).map(([, data]) => data);
+  await b.waitForMessages(onX.length, 10_000);
+  await c.waitForMessages(onX.length, 10_000);
+  t.same(a.messages().map((m) => [m.channel, m.data]), published, 'the socket on both channels: every message, in publish order');
+  t.same(b.messages().map((m) => m.data), onX, 'a socket on one channel: all of it, in order');
+  t.same(c.messages().map((m) => m.data), onX, 'another: the same');
+});
+
 t.test('a channel whose last socket left keeps its topic group a moment: a socket back within it resumes without gap or duplicate', async (t) => {
   // TopicGroups: the group stays a hub subscriber with no socket for GROUP_LINGER_MS, then is released.
   const p = uniquePrefix();
