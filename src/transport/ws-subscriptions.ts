@@ -158,17 +158,32 @@ export class WsSubscriptions implements TopicOwner {
   }
 
   /**
-   * One call for every socket on the topic, or a ws.send to `only`, the group's one socket
-   * (TopicGroup.deliver says when); the frame was built once for all transports' subscribers.
-   * The bound's sums hold for bytes sent either way; its sweep may drop `only` (synchronously).
+   * One call for every socket on the topic; the frame was built once for all transports'
+   * subscribers. The bound's sums hold for bytes sent this way or by sendEach.
    */
-  publish(group: TopicGroup, frame: string, isMessage: boolean, only: WsConn | null = null): void {
+  publish(group: TopicGroup, frame: string, isMessage: boolean): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
-    if (only === null) {
-      this.app.publish(group.topic, frame, false);
-      topicDrain.mark();
-    } else if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
+    this.app.publish(group.topic, frame, false);
+    topicDrain.mark();
     if (isMessage) this.count(group.members.size);
+  }
+
+  /**
+   * A message to each socket of the group now (TopicGroup.deliver says when). The bound's sweep
+   * may drop a socket (synchronously), and so may a send: a dropped socket leaves the set,
+   * which the loop then does not visit.
+   */
+  sendEach(group: TopicGroup, frame: string, only: WsConn | null): void {
+    this.bound.reserve(Buffer.byteLength(frame), this.limit());
+    if (only !== null) {
+      if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
+    } else {
+      for (const conn of group.members) if (conn.ws!.send(frame, false) === 2) this.drop(conn);
+      // The turn's streams and polls still go after the check phase, as behind a topic
+      // publish (flush.ts): answered inside the poll phase they lengthened mixed's tail.
+      topicDrain.mark();
+    }
+    this.count(group.members.size);
   }
 
   /**

@@ -4,33 +4,47 @@ import { Listed, type ResetReason, type Subscriber } from '../hub/subscriber.js'
 import type { Route } from '../rules/router.js';
 import type { PendingJoin, SubGroup, WsConn } from './ws-conn.js';
 
+/** A channel whose previous message is at least this old is quiet: see TopicGroup. */
+export const QUIET_MS = 20;
+/** ...unless it used its topic this recently: a busy channel after a stall is still busy. */
+export const BUSY_MS = 250;
+
 /** What a topic group calls back into (WsSubscriptions implements it). */
 export interface TopicOwner {
-  /** One uWS publish of `frame` to every socket on the group's topic, or a ws.send to `only`, its one socket. */
-  publish(group: TopicGroup, frame: string, isMessage: boolean, only?: WsConn | null): void;
+  /** One uWS publish of `frame` to every socket on the group's topic. */
+  publish(group: TopicGroup, frame: string, isMessage: boolean): void;
+  /** A message sent now with ws.send to each socket of the group (`only`: its one socket). */
+  sendEach(group: TopicGroup, frame: string, only: WsConn | null): void;
   /** The channel is live (again): join every socket waiting on the group. */
   activatePending(group: TopicGroup): void;
 }
 
 /**
- * One hub Subscriber per channel: a message becomes ONE app.publish() of its prepared frame,
- * whatever the number of sockets on the topic (uWS fans out in C++).
+ * One hub Subscriber per channel. A message on a busy channel becomes ONE app.publish() of
+ * its prepared frame, whatever the number of sockets on the topic: uWS writes everything a
+ * socket's topics got in one loop iteration as one write, at the iteration's end.
  *
- * Except where the channel has one socket (one subscriber per channel, a user's own channel):
- * there uWS's topic tree is pure overhead (it copies the frame, marks the socket, and drains
- * it at the end of the loop through a callback: ~1.5 µs a message in the one-per-channel
- * profile, bench/README.md issue 15 seventh pass), so the first message of each millisecond
- * goes with ws.send. Any more within that millisecond take the topic, whose drain writes them
- * in one go, so a busy one-socket channel still gets one write per turn for its burst
- * (ws.send drains what the topic holds for the socket first, so order holds either way).
+ * A quiet channel's message (the previous one QUIET_MS or more before it, and no topic
+ * publish for BUSY_MS) goes to each socket at once with ws.send: there is no burst to
+ * gather, and waiting for the iteration's end only made the sockets wait (bench/README.md,
+ * issue 15 seventeenth pass: broadcast WS @ 5,000 p50 7–27% lower, the same CPU). BUSY_MS keeps
+ * a busy channel on its topic after a stall, when its next read carries a backlog whose first
+ * message would otherwise look quiet and cost every socket a second write. A channel with one
+ * socket (a user's own channel) sends the first message of each millisecond that way: uWS's
+ * topic tree is pure overhead there (~1.5 µs a message in the one-per-channel profile,
+ * seventh pass).
+ *
+ * Any other message takes the topic. Order holds across the two paths: uWS 20.30's ws.send
+ * first writes what the topic holds for that socket.
  */
 export class TopicGroup extends Listed implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
   readonly members = new Set<WsConn>();
   /** The member while there is exactly one, else null. */
   private only: WsConn | null = null;
-  /** receivedAtMs of the last message sent to `only` directly (-1: none yet). */
-  private directAtMs = -1;
+  /** receivedAtMs of the group's previous message, and of its last topic publish (whole ms). */
+  private lastAtMs = -(2 ** 30);
+  private topicAtMs = -(2 ** 30);
   /** Sockets waiting for the channel to be live (first subscribe, or a broker gap). */
   pending: PendingJoin[] = [];
   ready = false;
@@ -59,9 +73,12 @@ export class TopicGroup extends Listed implements Subscriber, SubGroup {
   deliver(message: PreparedMessage): void {
     // A lingering group (TopicGroups): no socket to send to, nothing to encode.
     if (this.members.size === 0) return;
-    const direct = this.only !== null && message.receivedAtMs !== this.directAtMs;
-    if (direct) this.directAtMs = message.receivedAtMs;
-    this.owner.publish(this, message.ws, true, direct ? this.only : null);
+    const atMs = message.receivedAtMs;
+    const direct = this.only !== null ? atMs !== this.lastAtMs : atMs - this.lastAtMs >= QUIET_MS && atMs - this.topicAtMs >= BUSY_MS;
+    this.lastAtMs = atMs;
+    if (direct) return this.owner.sendEach(this, message.ws, this.only);
+    this.topicAtMs = atMs;
+    this.owner.publish(this, message.ws, true);
   }
 
   reset(channel: string, reason: ResetReason, position: string): void {
