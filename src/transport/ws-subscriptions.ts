@@ -157,10 +157,7 @@ export class WsSubscriptions implements TopicOwner {
     this.groups.sweep();
   }
 
-  /**
-   * One call for every socket on the topic; the frame was built once for all transports'
-   * subscribers. The bound's sums hold for bytes sent this way or by sendEach.
-   */
+  /** One call for every socket on the topic (the frame is built once for every transport). */
   publish(group: TopicGroup, frame: string, isMessage: boolean): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
     this.app.publish(group.topic, frame, false);
@@ -169,27 +166,22 @@ export class WsSubscriptions implements TopicOwner {
   }
 
   /**
-   * A message to each socket of the group now (TopicGroup.deliver says when). The bound's sweep
-   * may drop a socket (synchronously), and so may a send: a dropped socket leaves the set,
-   * which the loop then does not visit.
+   * The message to each socket of the group now (TopicGroup.deliver says when). A drop (a send,
+   * or the bound's sweep) takes its socket out of the set, and the loop does not visit it. The
+   * turn's streams and polls still wait for the check phase, as after a topic publish (flush.ts).
    */
   sendEach(group: TopicGroup, frame: string, only: WsConn | null): void {
     this.bound.reserve(Buffer.byteLength(frame), this.limit());
-    if (only !== null) {
-      if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
-    } else {
+    if (only === null) {
       for (const conn of group.members) if (conn.ws!.send(frame, false) === 2) this.drop(conn);
-      // The turn's streams and polls still go after the check phase, as behind a topic
-      // publish (flush.ts): answered inside the poll phase they lengthened mixed's tail.
       topicDrain.mark();
-    }
+    } else if (only.open && only.ws!.send(frame, false) === 2) this.drop(only);
     this.count(group.members.size);
   }
 
   /**
-   * Once per topic publish, with the topic's socket count: a plain increment (counters.ts),
-   * cheaper than deferring it to the end of the turn (a setImmediate and a closure per turn,
-   * ~1–2 µs of a one-subscriber message in the one-per-channel profile).
+   * Once per publish or sendEach, with the group's socket count: a plain increment, cheaper than
+   * an end-of-turn sum (~1–2 µs of a one-subscriber message in the one-per-channel profile).
    */
   private count(n: number): void {
     if (n !== 0) this.ctx.stats.delivered('ws', n);
