@@ -18,6 +18,7 @@ import { startRedis } from './lib/publishers.mjs';
 import { nchanAvailable, HERALD_MAIN } from './lib/targets.mjs';
 import { markdown, svg } from './lib/report.mjs';
 import { compareRuns, historySvg } from './lib/history.mjs';
+import { isLedgerRun, ledgerMarkdown } from './lib/ledger.mjs';
 import { existsSync } from 'node:fs';
 
 /**
@@ -103,6 +104,11 @@ export async function main(argv) {
   if (runs.length > 0) {
     writeFileSync(join(outDir, 'history.svg'), historySvg(runs));
     process.stderr.write(`history of ${runs.length} compare run(s): ${join(outDir, 'history.svg')}\n`);
+  }
+  const ledgerRuns = runs.filter(isLedgerRun);
+  if (ledgerRuns.length > 0) {
+    writeFileSync(join(outDir, 'ledger.md'), ledgerMarkdown(ledgerRuns));
+    process.stderr.write(`ledger of ${ledgerRuns.length} run(s) of rounds: ${join(outDir, 'ledger.md')}\n`);
   }
   return { meta, results };
 }
