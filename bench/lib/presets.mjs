@@ -39,7 +39,7 @@ export function scenarios({ quick }) {
   for (const t of TRANSPORTS) {
     // HERALD_BENCH_CHURN_CYCLES: a longer churn, to profile one connect (bench/README.md).
     // Warm-up as every other row: warmS seconds of the same churn, unmeasured (a fifth of the
-    // cycles, ~0.2 s, left Herald's connect path still tiering up in V8: bench/README.md).
+    // cycles, ~0.2 s, left Herald's connect path still tiering up in V8: bench/issue-15.md).
     const cycles = Number(process.env.HERALD_BENCH_CHURN_CYCLES) || (quick ? 1000 : 10000);
     out.push({ preset: 'churn', label: `${cycles} connect→live→close, 50 at once`, transport: t, mix: { [t]: 1 }, k: 100, rate: 0, seconds: 0, size: 64, warmS, churn: { cycles, concurrency: 50 } });
   }

@@ -64,7 +64,7 @@ const PRIME_SCRAPES = 20;
  * Scrapes before the warm-up, unused. A long-running Herald has been scraped many times;
  * its first /metrics request changes the shapes the request path has seen (a query-less
  * request, the metrics handler's writes), and V8 deoptimizes and recompiles the poll path
- * after it. Without this, that first scrape was the window's own (bench/README.md, issue 15,
+ * after it. Without this, that first scrape was the window's own (bench/issue-15.md,
  * eleventh pass), and the window paid for the recompilation.
  */
 export async function primeRuntimeProbe(port, times = PRIME_SCRAPES) {

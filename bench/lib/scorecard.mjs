@@ -7,7 +7,7 @@ const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? 'â
 const key = (r) => `${r.preset}|${r.label}|${r.spec?.mix ? Object.keys(r.spec.mix).join('+') : ''}`;
 const transportOf = (r) => (Object.keys(r.spec?.mix ?? {}).length > 1 ? 'mixed' : Object.keys(r.spec?.mix ?? { '?': 1 })[0]);
 
-/** A row's tail is the OS scheduler's once the machine is this busy (bench/README.md, thirteenth pass). */
+/** A row's tail is the OS scheduler's once the machine is this busy (bench/issue-15.md, thirteenth pass). */
 export const SATURATED_SHARE = 0.9;
 
 /**

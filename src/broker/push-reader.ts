@@ -7,7 +7,7 @@
  * Why: on a subscriber link nearly every reply is a push, and ioredis' path for one (the
  * parser builds three Buffers and an array, then DataHandler turns the first into a string,
  * copies the listener list and emits twice) cost about 3 µs per incoming message, which every
- * delivery pays where channels have one or a few subscribers (bench/README.md, issue 15).
+ * delivery pays where channels have one or a few subscribers (bench/issue-15.md).
  *
  * Safe by construction:
  * - ioredis only ever receives whole replies, so its parser never holds half of one that

@@ -8,7 +8,7 @@ import { AbstractConnector, type RedisOptions } from 'ioredis';
  * allocates a 64 KiB buffer, shrinks it to the bytes read, wraps it in a new ArrayBuffer and
  * Buffer, and pushes it through the stream's queue and 'data' emitter; a subscriber link gets
  * one read per few messages, and where channels have one or a few subscribers that read is a
- * large part of what each delivery costs (bench/README.md, issue 15 ninth pass).
+ * large part of what each delivery costs (bench/issue-15.md, ninth pass).
  *
  * Until a reader takes the socket's reads (takeReads), each read is copied and emitted as
  * 'data', so ioredis sees exactly what a stream would have given it. TLS keeps the stream

@@ -175,7 +175,7 @@ function isSubscriber(conn: Redis): boolean {
  * ioredis' own path, with its `messageBuffer`/`smessageBuffer` events, plus a plain listener
  * that does nothing: ioredis' prepended reader is not counted as a 'data' listener by Node's
  * Readable, so every read would take the buffered path (a nextTick, then emitReadable and
- * read()) instead of being handed over at once (bench/README.md, issue 15 fourth pass).
+ * read()) instead of being handed over at once (bench/issue-15.md, fourth pass).
  */
 export function readPushes(conn: Redis, kind: PushKind, onPush: (channel: string, payload: Buffer) => void, log: Logger): void {
   conn.on(kind === 'message' ? 'messageBuffer' : 'smessageBuffer', (channel: Buffer, payload: Buffer) => onPush(channel.toString('utf8'), payload));

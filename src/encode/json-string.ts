@@ -2,7 +2,7 @@
  * A string as a JSON string literal, exactly as JSON.stringify writes it. Most channel names
  * and text payloads have nothing to escape; for those, one compiled regular expression test
  * and a concatenation replace a call into V8's C++ JSON serializer (~0.35 µs per call under
- * load, twice per message: bench/README.md, issue 15 seventh pass).
+ * load, twice per message: bench/issue-15.md, seventh pass).
  */
 
 /** What JSON.stringify escapes: `"`, `\`, control characters, and (unpaired) surrogates. */

@@ -3,7 +3,7 @@
  * split at the first `=`, `+` and percent escapes decoded), for the two reads Herald makes:
  * get() and getAll(). A poll cycle parses one; URLSearchParams costs a decode call per key and
  * value and an internal list per request (~4% of a poll cycle's JavaScript in the profile, see
- * bench/README.md). Plain keys and values are sliced from the text; one with an escape is
+ * bench/issue-15.md). Plain keys and values are sliced from the text; one with an escape is
  * decoded here when well-formed, else by URLSearchParams itself, so decoding stays exactly the
  * platform's.
  *

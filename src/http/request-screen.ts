@@ -15,7 +15,7 @@ export interface ScreenLimits {
 /**
  * The request line and the headers some handler reads, each read from uWS once: the screen
  * measures these values and readRequest() builds its facts from the same strings, so a poll
- * cycle pays one native call per header instead of two (bench/README.md, "one poll cycle").
+ * cycle pays one native call per header instead of two (bench/issue-15.md, "one poll cycle").
  * Only headers a handler reads are here: reading every header (forEach) would cost a native
  * callback per header, and a header nobody reads harms nothing (uWS bounds the whole block).
  * The WebSocket upgrade reads two more; it measures them itself (screenHeader).

@@ -94,7 +94,7 @@ export function writeJson(
  * A status line and fixed headers as one block, encoded once: uWS writes writeStatus's
  * argument between "HTTP/1.1 " and a CRLF (HttpResponse::writeStatus), so one native call
  * carries the whole fixed head. Each native call costs a poll cycle ~0.1–0.2 µs (the call,
- * its arguments' backing stores: bench/README.md, "Issue 15, sixth pass"), and a Buffer is
+ * its arguments' backing stores: bench/issue-15.md, sixth pass), and a Buffer is
  * copied as is where a JS string is converted to UTF-8 on every call. Only constant
  * text goes in here; per-request values (CORS) go through writeHeader, whose values
  * cannot carry a line break (uWS's parser ends a header value at one).

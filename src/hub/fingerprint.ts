@@ -73,7 +73,7 @@ export function windowFingerprint(key: number, window: readonly number[]): strin
 /**
  * `d` (48 bits) as Buffer's base64url of its 6 bytes, big-endian: eight characters of six bits,
  * computed rather than looked up (writeUIntBE + toString was a native call per message, and a
- * table of character pairs missed the cache under load: bench/README.md, issue 15 seventh pass).
+ * table of character pairs missed the cache under load: bench/issue-15.md, seventh pass).
  */
 export function base64url48(d: number): string {
   const hi = Math.floor(d / 16777216);

@@ -8,7 +8,7 @@ import type { Listed, ResetReason, Subscriber } from './subscriber.js';
  * by one message the set emptied and refilled on every message: V8 shrank its table on the
  * way down and grew it on the way up (Runtime_SetShrink, Runtime_SetGrow), about 0.4 µs a
  * cycle in the many-channels poll profile; with 15,000 pollers on one channel each lookup
- * missed the cache (bench/README.md, issue 15 seventh pass).
+ * missed the cache (bench/issue-15.md, seventh pass).
  *
  * A subscriber on one channel (nearly all) keeps its slot in two fields; one on several keeps
  * the others in a short list it scans. Fan-outs may end subscribers as they go (a WebSocket

@@ -11,7 +11,7 @@ import { guarded } from './lifecycle/timers.js';
  * events, while events keep coming, and a check-phase pass waits for all of it. With 5,000
  * pollers answered in their handlers and each coming straight back, one poll phase ran 49,000
  * requests in 1.35 s, and the polls a message had reached waited that long for their answer
- * (bench/README.md, issue 15 thirteenth pass). A microtask runs when the callback that
+ * (bench/issue-15.md, thirteenth pass). A microtask runs when the callback that
  * delivered returns, inside that poll phase. Every caller runs in one that drains microtasks
  * when it returns: a socket or timer callback of Node's, a uWebSockets.js handler (checked:
  * before the next immediate, never inside a cork), or a promise continuation.
@@ -44,7 +44,7 @@ function flushGuarded(item: Flushable, log: Logger): void {
  *
  * Not bounded, on purpose: a version that ran a pass from the next request handler once it had
  * waited 10 ms made an overloaded mixed deployment worse on every figure (answers written in
- * the poll phase bring their pollers straight back and keep it full; bench/README.md,
+ * the poll phase bring their pollers straight back and keep it full; bench/issue-15.md,
  * fourteenth pass). Waiting for the drain holds those pollers until the check phase instead.
  *
  * One per process, as the loop is: the drain it models is the loop's.

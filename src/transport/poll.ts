@@ -24,7 +24,7 @@ const POOL_MAX = 16_384;
  * How a hold's end is counted as a connection close. Comparisons, not a lookup table: a
  * record indexed by the outcome is one keyed load that sees several names, which V8 makes
  * megamorphic, and that load alone took 1.4% of the broadcast poll profile (57 samples of
- * ~4,000; 3 after this change, bench/README.md issue 15 twelfth pass).
+ * ~4,000; 3 after this change, bench/issue-15.md, twelfth pass).
  */
 function closeReasonOf(outcome: PollOutcome): CloseReason {
   return outcome === 'drain' ? 'drain' : outcome === 'policy' ? 'policy' : 'client';
@@ -105,7 +105,7 @@ export class PollTransport implements PollOwner, Transport {
     if (waiter.due) {
       // Answerable now (a replay or a reset on every channel, found synchronously): answered
       // in the handler, with no abort handler, hold or flush pass to set up and take
-      // down (a catch-up poll, and every churn cycle: bench/README.md).
+      // down (a catch-up poll, and every churn cycle: bench/issue-15.md).
       this.answer(waiter, waiter.outcome, true);
       return;
     }

@@ -34,7 +34,7 @@ export class StreamTransport implements StreamOwner, Transport {
    * now() as read once per synchronous run, -1 when not read yet: a fan-out schedules and
    * then writes thousands of streams at one instant, and a clock read each (performance.now()
    * checks its receiver with hasOwnProperty, then reads the clock) cost ~60 ns per delivery,
-   * twice (bench/README.md, fifteenth pass).
+   * twice (bench/issue-15.md, fifteenth pass).
    */
   private turnNowMs = -1;
   private readonly forgetTurnNow = (): void => {

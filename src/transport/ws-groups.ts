@@ -11,7 +11,7 @@ export const GROUP_LINGER_MS = 1000;
  * a socket that comes back to the channel meanwhile (a reconnect, a page reload, a client
  * churning over a few channels) joins it as it joins any live group, without a new group,
  * hub subscription and end-of-turn release per connection (the churn WS profile,
- * bench/README.md). The broker subscription's own linger starts when the group is released,
+ * bench/issue-15.md). The broker subscription's own linger starts when the group is released,
  * so a channel stays covered at most one sweep period longer than `broker.linger` says.
  * The sweep also keeps a release out of the hub's fan-out, which must not be re-entered
  * (a fan-out can close a socket and so leave its group unused).

@@ -26,8 +26,8 @@ export interface TopicOwner {
  *
  * A quiet channel's message (the previous one QUIET_MS or more before it, and no topic
  * publish for BUSY_MS) goes to each socket at once with ws.send: there is no burst to
- * gather, and waiting for the iteration's end only made the sockets wait (bench/README.md,
- * issue 15 seventeenth pass: broadcast WS @ 5,000 p50 12–24% lower, CPU no higher). BUSY_MS keeps
+ * gather, and waiting for the iteration's end only made the sockets wait (bench/issue-15.md,
+ * seventeenth pass: broadcast WS @ 5,000 p50 12–24% lower, CPU no higher). BUSY_MS keeps
  * a busy channel on its topic after a stall, when its next read carries a backlog whose first
  * message would otherwise look quiet and cost every socket a second write. A channel with one
  * socket (a user's own channel) sends the first message of each millisecond that way: uWS's

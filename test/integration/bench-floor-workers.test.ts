@@ -5,7 +5,7 @@ import { redisWithPublisher } from '../helpers/redis.js';
 import { RawSse } from '../helpers/sse.js';
 
 // The workers rows judge Herald --workers 2 against a uWS floor of two processes on one port
-// (bench/README.md, sixteenth pass): both must take connections and each must deliver.
+// (bench/issue-15.md, sixteenth pass): both must take connections and each must deliver.
 
 function openFiles(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;

@@ -6,7 +6,7 @@ import t from 'tap';
 import { record, summarize, type Recording } from '../../bench/heap-sample.mjs';
 import { freePort } from '../helpers/redis.js';
 
-// The allocation figures of bench/README.md (issue 15, tenth pass) rest on this tool.
+// The allocation figures of bench/issue-15.md (tenth pass) rest on this tool.
 
 const frame = (functionName: string, lineNumber = 0) => ({ functionName, url: 'file:///x/app.js', lineNumber });
 
