@@ -97,7 +97,7 @@ export class Daemon {
     this.broker = sharded ?? (config.broker.kind === 'memory' ? new MemoryBroker(log) : new RedisBroker(config.broker, log, brokerStats));
     // Durable channels need broker.type redis (one node); elsewhere `history.store: redis`
     // is the in-process history, and check-config says so (docs/resume.md).
-    this.durable = config.broker.kind === 'redis' ? new RedisStreamStore(config.broker.url, log) : null;
+    this.durable = config.broker.kind === 'redis' ? new RedisStreamStore(config.broker, log) : null;
     this.history.maxAgeMs = maxHistoryAge(config);
     // Busy channels expire on append; this frees the rings of channels that went quiet.
     this.sweeper = setInterval(guarded(log, 'history sweep', () => this.history.sweep(performance.now())), 30_000);

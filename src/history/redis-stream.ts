@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import type { HistoryConfig } from '../config/types.js';
+import { reconnectDelayMs } from '../broker/redis-link.js';
+import type { BrokerConfig, HistoryConfig } from '../config/types.js';
 import { HeraldError } from '../errors.js';
 import type { DurableEntry, DurableRead, DurableStore } from '../hub/ports.js';
 import { compareStreamIds } from '../hub/position.js';
@@ -23,13 +24,15 @@ export class RedisStreamStore implements DurableStore {
   readonly #log: Logger;
   #loading: Promise<void> | null = null;
 
-  constructor(url: string, log: Logger) {
+  constructor(config: Pick<BrokerConfig, 'url' | 'reconnectMinMs' | 'reconnectMaxMs'>, log: Logger) {
     this.#log = log.child({ component: 'durable' });
-    this.#redis = new Redis(url, {
+    this.#redis = new Redis(config.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)),
+      // The broker's own bounds: with a slower schedule of its own, this connection came back
+      // up to 2 s after the broker's links, and a resume in between was a reset.
+      retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMinMs, config.reconnectMaxMs),
       disconnectTimeout: 500,
     });
     this.#redis.on('error', (err: Error) => this.#log.debug('durable store connection error', { err }));

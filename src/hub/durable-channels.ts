@@ -7,9 +7,9 @@ import { compareStreamIds, formatStreamPosition, toDs, type Position } from './p
 import type { Route } from '../rules/router.js';
 import type { HubOptions } from './hub-options.js';
 
-/** How often a heal retries a read while the store's own connection comes back. */
-const HEAL_ATTEMPTS = 20;
-const HEAL_RETRY_MS = 250;
+/** How often a read (a heal's or a resume's) is retried while the store's own connection comes back. */
+const READ_ATTEMPTS = 20;
+const READ_RETRY_MS = 250;
 /** A heal queue that passed its bound: the heal ends in a broker_gap reset. */
 const OVERFLOW: Buffer[] = [];
 
@@ -51,7 +51,7 @@ export class DurableChannels {
     const afterId = isSameStream ? since.id : `${since.ms - 1}-18446744073709551615`;
     const resume: DurableResume = { sub, queue: [], overflow: false, cancelled: false, waitFor: null, finish: null };
     state.resuming.push(resume);
-    void this.store.read(state.route.redisChannel, afterId, isSameStream ? since.epoch : null, this.h.options().replayMax).then((r) => {
+    void this.read(state, afterId, isSameStream ? since.epoch : null, () => !resume.cancelled).then((r) => {
       const complete = (): void => {
         state.resuming = state.resuming.filter((x) => x !== resume);
         if (!resume.cancelled) this.guard(() => done(this.ready(state, since, afterId, resume, r)));
@@ -163,15 +163,11 @@ export class DurableChannels {
    * delivered, instead of a broker_gap reset. Notifications arriving during the read wait in
    * healQueue and are applied after it, deduplicated by stream id.
    */
-  heal(state: ChannelState, attempt = 1): void {
-    if (attempt === 1) state.healQueue = [];
-    void this.store.read(state.route.redisChannel, state.lastStreamId!, state.streamEpoch, this.h.options().replayMax).then((r) => this.guard(() => {
+  heal(state: ChannelState): void {
+    state.healQueue = [];
+    void this.read(state, state.lastStreamId!, state.streamEpoch, () => this.h.isCurrent(state)).then((r) => this.guard(() => {
       if (!this.h.isCurrent(state)) {
         state.healQueue = null; // forgotten, or the link dropped again: the next coverage heals
-        return;
-      }
-      if (!r.ok && r.reason === 'unavailable' && attempt < HEAL_ATTEMPTS) {
-        setTimeout(() => this.guard(() => this.heal(state, attempt + 1)), HEAL_RETRY_MS);
         return;
       }
       const queue = state.healQueue;
@@ -190,6 +186,20 @@ export class DurableChannels {
         if (note !== null) this.onMessage(state, note, raw, note.body.toString('utf8'), this.h.nextSeq(), this.h.options().clock(), toDs(this.h.options().wallClock()));
       }
     }));
+  }
+
+  /**
+   * A stream read, retried while the store's connection is away and `wanted()` holds. The
+   * broker's links can be back (Herald ready, new subscribers admitted) before the store's own
+   * connection is: a resume read in that window answered `not_covered`, where waiting a
+   * moment gives the exact replay. Bounded: READ_ATTEMPTS × READ_RETRY_MS (5 s), then the
+   * caller resets as before; live messages meanwhile queue in the resume or the heal (bounded).
+   */
+  private read(state: ChannelState, afterId: string, epoch: string | null, wanted: () => boolean): Promise<DurableRead> {
+    const attempt = (n: number): Promise<DurableRead> =>
+      this.store.read(state.route.redisChannel, afterId, epoch, this.h.options().replayMax).then((r) =>
+        !r.ok && r.reason === 'unavailable' && n < READ_ATTEMPTS && wanted() ? new Promise<void>((next) => setTimeout(next, READ_RETRY_MS)).then(() => attempt(n + 1)) : r);
+    return attempt(1);
   }
 
   /** Callbacks from the durable store run outside any guard: log instead of crashing. */

@@ -71,7 +71,7 @@ export class RawSse {
   }
 
   until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    return this.conditions.until(cond, timeoutMs, what, () => `; got ${this.events.length} events, ended=${this.ended}`);
+    return this.conditions.until(cond, timeoutMs, what, () => `; got ${this.events.length} events (${this.events.slice(-5).map((e) => `${e.event}: ${e.data.slice(0, 80)}`).join(' | ')}), ended=${this.ended}`);
   }
 
   waitForMessages(n: number, timeoutMs = 5000): Promise<void> {

@@ -18,8 +18,8 @@ const app = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: 
 app.on('error', () => {});
 t.teardown(() => app.disconnect());
 
-const config = (prefix: string, size = 100): string => `
-broker: { type: redis, url: "${redis.url}", linger: 10s, reconnectMin: 50ms, reconnectMax: 200ms }
+const config = (prefix: string, size = 100, reconnect = 'reconnectMin: 50ms, reconnectMax: 200ms'): string => `
+broker: { type: redis, url: "${redis.url}", linger: 10s, ${reconnect} }
 channels:
   - { pattern: "${prefix}:{name}", access: public, history: { size: ${size}, maxAge: 10m, store: redis } }
 log: { level: info }
@@ -42,6 +42,16 @@ async function sse(t: Test, h: HeraldProcess, channel: string, lastId = ''): Pro
   const s = await RawSse.open(`${h.url}/sse?channel=${channel}`, lastId === '' ? {} : { 'last-event-id': lastId });
   t.teardown(() => s.close());
   return s;
+}
+
+/** A subscriber that got `payloads` live and left: the id of the last, to resume from. */
+async function deliveredThenLeft(t: Test, h: HeraldProcess, channel: string, payloads: readonly string[]): Promise<string> {
+  const s = await sse(t, h, channel);
+  await s.until(() => s.retry !== null);
+  for (const payload of payloads) await publish(channel, payload);
+  await s.waitForMessages(payloads.length);
+  s.close();
+  return s.messages().at(-1)!.id!;
 }
 
 t.test('restart the only Herald process: exact replay over SSE, WS and poll', async (t) => {
@@ -75,12 +85,7 @@ t.test('restart Redis with AOF on: exact replay', async (t) => {
   const p = uniquePrefix();
   const ch = `${p}:aof`;
   const h = await startHerald(t, { config: config(p) });
-  const s = await sse(t, h, ch);
-  await s.until(() => s.retry !== null);
-  for (let i = 1; i <= 3; i++) await publish(ch, `r${i}`);
-  await s.waitForMessages(3);
-  const last = s.messages()[2]!.id!;
-  s.close();
+  const last = await deliveredThenLeft(t, h, ch, ['r1', 'r2', 'r3']);
   await redis.restart();
   await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, { timeoutMs: 15_000, what: 'Herald ready again' });
   await publish(ch, 'r4');
@@ -88,6 +93,30 @@ t.test('restart Redis with AOF on: exact replay', async (t) => {
   await again.waitForMessages(1);
   t.same(again.messages().map((e) => e.data), ['r4']);
   t.notOk(again.events.some((e) => e.event === 'reset'), 'the stream and its life survived the restart');
+});
+
+t.test('a resume while the stream connection is away waits for it: exact replay, no reset', async (t) => {
+  // After a Redis restart the pub/sub link can be back (Herald ready, subscribers admitted)
+  // before the connection that reads streams. Here only that one (and the publisher's) is cut,
+  // and it comes back 1–2 s later: a resume in between used to be a not_covered reset.
+  const p = uniquePrefix();
+  const ch = `${p}:away`;
+  const h = await startHerald(t, { config: config(p, 100, 'reconnectMin: 1s, reconnectMax: 2s') });
+  const last = await deliveredThenLeft(t, h, ch, ['w1', 'w2']);
+  await publish(ch, 'w3');
+  const killer = new Redis(redis.url);
+  try {
+    t.ok(Number(await killer.call('CLIENT', 'KILL', 'TYPE', 'normal')) >= 1, 'the stream connection cut (pub/sub links stay)');
+  } finally {
+    killer.disconnect();
+  }
+  const again = await sse(t, h, ch, last);
+  await again.waitForMessages(1, 10_000);
+  t.same(again.messages().map((e) => e.data), ['w3'], 'replayed once the connection is back');
+  t.notOk(again.events.some((e) => e.event === 'reset'), 'no reset');
+  await publish(ch, 'w4');
+  await again.waitForMessages(2);
+  t.same(again.messages().map((e) => e.data), ['w3', 'w4'], 'then live');
 });
 
 t.test('Redis killed for 5 s while an app publishes with retries: every message, no reset', async (t) => {
