@@ -23,14 +23,17 @@ export function compareRuns(dir) {
 }
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? '' : v >= 10 ? v.toFixed(0) : v.toFixed(2));
+/** A ratio as the history and the ledger show it: two decimals below 10, none above. */
+export const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? '' : v >= 10 ? v.toFixed(0) : v.toFixed(2));
+/** A scorecard figure's name across runs: its row and measure, without the p99.9 / max columns' note. */
+export const figureName = (row, measure) => `${row} · ${measure.replace(/ · p99\.9 \/ max$/, '')}`;
 
 export function historySvg(runs) {
   const cells = new Map(); // figure → Map(run index → [ratio, met])
   const order = [];
   runs.forEach((run, i) => {
     for (const [row, measure, , , ratio, target, met] of scorecardRows(run.results, run.meta?.cpus)) {
-      const figure = `${row} · ${measure.replace(/ · p99\.9 \/ max$/, '')} (${target})`;
+      const figure = `${figureName(row, measure)} (${target})`;
       if (!cells.has(figure)) { cells.set(figure, new Map()); order.push(figure); }
       cells.get(figure).set(i, [ratio, met]);
     }

@@ -5,6 +5,7 @@
  * "Rounds"): two runs on the same code have disagreed on up to 20 of 55 verdicts. A verdict that
  * holds across runs is one to act on; this table is where to read it.
  */
+import { figureName, fmt } from './history.mjs';
 import { scorecardRows } from './scorecard.mjs';
 
 /** Runs that weigh each figure by its median round: full size, three rounds or more. */
@@ -40,7 +41,7 @@ export function ledgerRows(runs) {
   const figures = new Map();
   runs.forEach((run, i) => {
     for (const [row, measure, , , ratio, target, met, floorRatio, floorMet] of scorecardRows(run.results, run.meta?.cpus)) {
-      const figure = `${row} · ${measure.replace(/ · p99\.9 \/ max$/, '')}`;
+      const figure = figureName(row, measure);
       if (!figures.has(figure)) figures.set(figure, { figure, target, cells: runs.map(() => null) });
       figures.get(figure).cells[i] = { ratio, met, floorRatio, floorMet };
     }
@@ -55,7 +56,6 @@ export function ledgerRows(runs) {
   return out.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
 }
 
-const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? '' : v >= 10 ? v.toFixed(0) : v.toFixed(2));
 const cellText = (c) => {
   if (c === null) return '';
   const herald = c.ratio === null ? (c.met ? 'met' : '**not met**') : c.met ? `${fmt(c.ratio)}×` : `**${fmt(c.ratio)}×**`;

@@ -195,11 +195,12 @@ export class DurableChannels {
    * moment gives the exact replay. Bounded: READ_ATTEMPTS × READ_RETRY_MS (5 s), then the
    * caller resets as before; live messages meanwhile queue in the resume or the heal (bounded).
    */
-  private read(state: ChannelState, afterId: string, epoch: string | null, wanted: () => boolean): Promise<DurableRead> {
-    const attempt = (n: number): Promise<DurableRead> =>
-      this.store.read(state.route.redisChannel, afterId, epoch, this.h.options().replayMax).then((r) =>
-        !r.ok && r.reason === 'unavailable' && n < READ_ATTEMPTS && wanted() ? new Promise<void>((next) => setTimeout(next, READ_RETRY_MS)).then(() => attempt(n + 1)) : r);
-    return attempt(1);
+  private async read(state: ChannelState, afterId: string, epoch: string | null, wanted: () => boolean): Promise<DurableRead> {
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.store.read(state.route.redisChannel, afterId, epoch, this.h.options().replayMax);
+      if (r.ok || r.reason !== 'unavailable' || attempt === READ_ATTEMPTS || !wanted()) return r;
+      await new Promise<void>((next) => setTimeout(next, READ_RETRY_MS));
+    }
   }
 
   /** Callbacks from the durable store run outside any guard: log instead of crashing. */

@@ -166,17 +166,17 @@ export class WsSubscriptions implements TopicOwner {
   }
 
   /**
-   * The message to each socket now (TopicGroup.deliver says when), as UTF-8 made once, not per
-   * ws.send of a string. A drop takes its socket out of the set; the loop does not visit it. The
-   * turn's streams and polls still wait for the check phase, as after a topic publish (flush.ts).
+   * The message to each socket now (TopicGroup.deliver says when). Several sockets share one
+   * UTF-8 Buffer, not a conversion per ws.send of a string, and the turn's streams and polls
+   * still wait for the check phase, as after a topic publish (flush.ts). A drop takes its
+   * socket out of the set; the loop does not visit it.
    */
-  sendEach(group: TopicGroup, frame: string, only: WsConn | null): void {
-    const data = only === null ? Buffer.from(frame) : frame;
-    this.bound.reserve(typeof data === 'string' ? Buffer.byteLength(data) : data.length, this.limit());
-    if (only === null) {
-      for (const conn of group.members) if (conn.ws!.send(data, false) === 2) this.drop(conn);
-      topicDrain.mark();
-    } else if (only.open && only.ws!.send(data, false) === 2) this.drop(only);
+  sendEach(group: TopicGroup, frame: string): void {
+    const many = group.members.size > 1;
+    const data = many ? Buffer.from(frame) : frame;
+    this.bound.reserve(many ? (data as Buffer).length : Buffer.byteLength(frame), this.limit());
+    for (const conn of group.members) if (conn.ws!.send(data, false) === 2) this.drop(conn);
+    if (many) topicDrain.mark();
     this.count(group.members.size);
   }
 

@@ -13,8 +13,8 @@ export const BUSY_MS = 250;
 export interface TopicOwner {
   /** One uWS publish of `frame` to every socket on the group's topic. */
   publish(group: TopicGroup, frame: string, isMessage: boolean): void;
-  /** A message sent now with ws.send to each socket of the group (`only`: its one socket). */
-  sendEach(group: TopicGroup, frame: string, only: WsConn | null): void;
+  /** A message sent now with ws.send to each socket of the group. */
+  sendEach(group: TopicGroup, frame: string): void;
   /** The channel is live (again): join every socket waiting on the group. */
   activatePending(group: TopicGroup): void;
 }
@@ -40,8 +40,6 @@ export interface TopicOwner {
 export class TopicGroup extends Listed implements Subscriber, SubGroup {
   readonly transport = 'ws' as const;
   readonly members = new Set<WsConn>();
-  /** The member while there is exactly one, else null. */
-  private only: WsConn | null = null;
   /** receivedAtMs of the group's previous message, and of its last topic publish (whole ms). */
   private lastAtMs = -(2 ** 30);
   private topicAtMs = -(2 ** 30);
@@ -62,21 +60,19 @@ export class TopicGroup extends Listed implements Subscriber, SubGroup {
 
   addMember(conn: WsConn): void {
     this.members.add(conn);
-    this.only = this.members.size === 1 ? conn : null;
   }
 
   deleteMember(conn: WsConn): void {
     this.members.delete(conn);
-    this.only = this.members.size === 1 ? this.members.values().next().value! : null;
   }
 
   deliver(message: PreparedMessage): void {
     // A lingering group (TopicGroups): no socket to send to, nothing to encode.
     if (this.members.size === 0) return;
     const atMs = message.receivedAtMs;
-    const direct = this.only !== null ? atMs !== this.lastAtMs : atMs - this.lastAtMs >= QUIET_MS && atMs - this.topicAtMs >= BUSY_MS;
+    const direct = this.members.size === 1 ? atMs !== this.lastAtMs : atMs - this.lastAtMs >= QUIET_MS && atMs - this.topicAtMs >= BUSY_MS;
     this.lastAtMs = atMs;
-    if (direct) return this.owner.sendEach(this, message.ws, this.only);
+    if (direct) return this.owner.sendEach(this, message.ws);
     this.topicAtMs = atMs;
     this.owner.publish(this, message.ws, true);
   }

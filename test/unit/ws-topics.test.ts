@@ -13,7 +13,7 @@ function setup(sockets: number) {
   const calls: string[] = [];
   const owner: TopicOwner = {
     publish: (_g, frame, isMessage) => void calls.push(`topic ${frame}${isMessage ? '' : ' (control)'}`),
-    sendEach: (_g, frame, only) => void calls.push(`each ${frame}${only === null ? '' : ' (only)'}`),
+    sendEach: (g, frame) => void calls.push(`each ${frame}${g.members.size === 1 ? ' (only)' : ''}`),
     activatePending: () => {},
   };
   const group = new TopicGroup(owner, {} as Route, 'topic');
