@@ -19,6 +19,9 @@ import { FUNCTIONS_LIBRARY, FUNCTIONS_VERSION } from './redis-functions.js';
  * never replaced by an older Herald. It is re-checked on every reconnect, because a Redis that
  * restarted without persistence lost it.
  */
+/** The longest wait between this connection's reconnect attempts. */
+const STREAM_RECONNECT_MAX_MS = 1000;
+
 export class RedisStreamStore implements DurableStore {
   readonly #redis: Redis;
   readonly #log: Logger;
@@ -30,9 +33,11 @@ export class RedisStreamStore implements DurableStore {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      // The broker's own bounds: with a slower schedule of its own, this connection came back
-      // up to 2 s after the broker's links, and a resume in between was a reset.
-      retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMinMs, config.reconnectMaxMs),
+      // The broker's bounds, capped: a resume waits for this connection (durable-channels.ts,
+      // 20 × 250 ms), so it must come back within a second of Redis, even where the broker's
+      // links back off for longer (broker.reconnectMax defaults to 5 s). One connection per
+      // process retrying each second does not load a Redis that is coming back.
+      retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMinMs, Math.min(config.reconnectMaxMs, STREAM_RECONNECT_MAX_MS)),
       disconnectTimeout: 500,
     });
     this.#redis.on('error', (err: Error) => this.#log.debug('durable store connection error', { err }));
