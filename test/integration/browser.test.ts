@@ -141,9 +141,11 @@ log: { level: warn }
     await pub.publish(ch, 'w6');
     const frames = of(await page.until('ws2', 'frame', 5), 'frame').map((e) => (e as WsFrameEntry).frame);
     await page.close('ws2');
+    // w6 can reach the WebSocket before the observer's stream: wait for it there too.
+    const observed = of(await page.until('obs', 'message', 6), 'message');
     await page.close('obs');
     t.same(frames.map((f) => (f.type === 'message' ? f.data : f.type)), ['w3', 'w4', 'w5', 'subscribed', 'w6'], 'missed messages replayed before subscribed, then live');
-    t.same(frames.filter((f) => f.type === 'message').map((f) => f.id), (await page.log('obs')).filter((e) => e.kind === 'message').slice(2).map((e) => e.id), 'same ids as the SSE observer');
+    t.same(frames.filter((f) => f.type === 'message').map((f) => f.id), observed.slice(2).map((e) => e.id), 'same ids as the SSE observer');
   });
 
   t.test('fetch long-poll loop in the page follows the cursor: every message once, in order', async (t) => {
