@@ -7,10 +7,14 @@ import { compareStreamIds } from '../hub/position.js';
 import type { Logger } from '../log.js';
 import { FUNCTIONS_LIBRARY, FUNCTIONS_VERSION } from './redis-functions.js';
 
+/** The longest wait between this connection's reconnect attempts. */
+const STREAM_RECONNECT_MAX_MS = 1000;
+
 /**
  * Durable channels' history in Redis Streams, through the `herald` function library
  * (redis-functions.ts). Its own connection: reads must not queue behind pub/sub traffic, and
- * they fail fast while Redis is down (the hub then resets instead of waiting).
+ * they fail fast while Redis is down (the hub retries a read for up to 5 s, then resets:
+ * durable-channels.ts).
  *
  * Loading the library is safe when many processes start at once: a process loads only when
  * the library is missing (plain FUNCTION LOAD: a concurrent loader makes it fail with "already
@@ -19,9 +23,6 @@ import { FUNCTIONS_LIBRARY, FUNCTIONS_VERSION } from './redis-functions.js';
  * never replaced by an older Herald. It is re-checked on every reconnect, because a Redis that
  * restarted without persistence lost it.
  */
-/** The longest wait between this connection's reconnect attempts. */
-const STREAM_RECONNECT_MAX_MS = 1000;
-
 export class RedisStreamStore implements DurableStore {
   readonly #redis: Redis;
   readonly #log: Logger;

@@ -172,11 +172,10 @@ export class WsSubscriptions implements TopicOwner {
    * socket out of the set; the loop does not visit it.
    */
   sendEach(group: TopicGroup, frame: string): void {
-    const many = group.members.size > 1;
-    const data = many ? Buffer.from(frame) : frame;
-    this.bound.reserve(many ? (data as Buffer).length : Buffer.byteLength(frame), this.limit());
+    const data = group.members.size > 1 ? Buffer.from(frame) : frame;
+    this.bound.reserve(typeof data === 'string' ? Buffer.byteLength(data) : data.length, this.limit());
     for (const conn of group.members) if (conn.ws!.send(data, false) === 2) this.drop(conn);
-    if (many) topicDrain.mark();
+    if (typeof data !== 'string') topicDrain.mark();
     this.count(group.members.size);
   }
 
